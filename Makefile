@@ -1,0 +1,173 @@
+# KVM, step by step: the top-level build.
+#
+#   make            build every step and guest
+#   make stepN      build ./stepN
+#   make help       everything else
+#
+# Outputs go to build/ and ./stepN (git-ignored). V=1 shows the commands,
+# CC=clang works, WERROR=1 turns warnings into errors (CI does this).
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+# Keep the intermediate files (guest ELF and flat binaries): gdb wants them.
+.SECONDARY:
+.SUFFIXES:
+
+CC      ?= cc
+LD      ?= ld
+OBJCOPY ?= objcopy
+# Make's built-in default for CC is "cc"; keep it unless the user set one.
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+BUILD := build
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Host programs (the steps): C11 with GNU extensions, every warning we can
+# afford. Learners get warnings, never errors: a newer compiler must not
+# break step 1. CI sets WERROR=1.
+WARNINGS := -Wall -Wextra
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARNINGS) $(CFLAGS)
+HOST_LDFLAGS := $(LDFLAGS)
+
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer, in a
+# build directory of their own so the two builds never mix.
+ifeq ($(SANITIZE),1)
+BUILD := build/sanitize
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Guests: freestanding code, no libc, no startup files, no PIE, no stack
+# protector, no red zone (an interrupt may arrive on the guest's stack).
+# The guests are linked by ld itself with guest/guest.ld or guest/real16.ld.
+GUEST_CFLAGS := -std=gnu11 -Os -g $(WARNINGS) -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-builtin \
+	-mno-red-zone -mgeneral-regs-only -nostdlib -fcf-protection=none
+GUEST_ASFLAGS := -g $(WARNINGS)
+
+STEP_SOURCES := $(sort $(wildcard steps/step*.c))
+STEPS := $(patsubst steps/%.c,%,$(STEP_SOURCES))
+
+# Which guests each step embeds. A guest named NAME is built from
+# guest/NAME.S (16-bit or 32-bit assembly) or guest/NAME.c plus the
+# variables below, and reaches the step as the symbols guest_NAME and
+# guest_NAME_end (see guest/embed.S).
+step4_GUESTS :=	real16
+
+# ---------------------------------------------------------------------------
+# Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
+
+# 16-bit real-mode guests, linked for the load address by real16.ld.
+$(BUILD)/guest/%.o: guest/%.S | $(BUILD)/guest
+	@echo "  AS      $@"
+	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -c -o $@ $<
+
+$(BUILD)/guest/real16.elf: $(BUILD)/guest/real16.o guest/real16.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+
+# Every guest's flat binary is its ELF with the headers stripped: the bytes
+# as they must lie in guest memory, starting at the load address.
+$(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
+	@echo "  OBJCOPY $@"
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+# Embedding: one object per (step, guest) whose .rodata holds the flat
+# binary between the symbols guest_NAME and guest_NAME_end. .incbin works
+# on every binutils, unlike "ld -b binary" tricks.
+$(BUILD)/embed/%.o: guest/embed.S $(BUILD)/guest/%.bin | $(BUILD)/embed
+	@echo "  EMBED   $@"
+	$(Q)$(CC) -c -o $@ -DGUEST_NAME=guest_$* -DGUEST_FILE='"$(BUILD)/guest/$*.bin"' $<
+
+# ---------------------------------------------------------------------------
+# Steps: one C file each, plus its embedded guests.
+
+$(BUILD)/steps/%.o: steps/%.c | $(BUILD)/steps
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
+
+.SECONDEXPANSION:
+$(STEPS): %: $(BUILD)/steps/%.o $$(addprefix $(BUILD)/embed/,$$(addsuffix .o,$$($$*_GUESTS)))
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
+
+$(BUILD)/guest $(BUILD)/embed $(BUILD)/steps:
+	$(Q)mkdir -p $@
+
+-include $(wildcard $(BUILD)/steps/*.d $(BUILD)/guest/*.d)
+
+# ---------------------------------------------------------------------------
+# The commands of DESIGN.md.
+
+.PHONY: all run check deps clean help guests $(patsubst %,debug-%,$(STEPS))
+
+all: $(STEPS)
+
+guests: $(foreach s,$(STEPS),$(patsubst %,$(BUILD)/guest/%.elf,$($(s)_GUESTS)))
+
+# Build and run every step in order, each under a one-line header. A step
+# that exits 77 (this host's KVM cannot do it) does not stop the run.
+run: all
+	$(Q)for step in $(STEPS); do \
+		printf '\n===== %s =====\n' "$$step"; \
+		./$$step; status=$$?; \
+		if [ $$status -eq 77 ]; then echo "($$step skipped: this host's KVM cannot run it)"; \
+		elif [ $$status -ne 0 ]; then echo "$$step failed with status $$status"; exit 1; fi; \
+	done
+
+# The test suite: TAP scripts under tests/, run by prove against this
+# machine's /dev/kvm.
+PROVE ?= prove
+PROVE_FLAGS ?=
+check: all test-prereqs
+	$(Q)$(PROVE) $(PROVE_FLAGS) tests/
+
+# Everything the tests run that is not a step (extended by other makefiles).
+.PHONY: test-prereqs
+test-prereqs:
+
+# make debug-stepN: the step under gdb, stopped at its first KVM_RUN
+# (ioctl request 0xae80), just before the vCPU enters the guest.
+$(patsubst %,debug-%,$(STEPS)): debug-%: %
+	gdb -q -ex 'set breakpoint pending on' -ex 'break ioctl if $$rsi == 0xae80' -ex run --args ./$*
+
+# Debian/Ubuntu packages the build, the tests, the lab and the book need.
+# Idempotent: only what is missing is installed.
+DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux gdb \
+	qemu-system-x86 busybox-static cpio pandoc graphviz
+deps:
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: everything is installed"; \
+	else echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+
+clean:
+	rm -rf build $(STEPS)
+
+help:
+	@echo 'KVM, step by step'
+	@echo
+	@echo '  make                 build every step and guest'
+	@echo '  make stepN           build ./stepN (then run it: ./stepN --help)'
+	@echo '  make run             build and run every step in order'
+	@echo '  make check           the whole test suite on this machine'"'"'s /dev/kvm'
+	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
+	@echo '  make deps            install the Debian/Ubuntu packages (as root)'
+	@echo '  make clean           remove build/ and the ./stepN programs'
+	@$(foreach h,$(EXTRA_HELP),echo '  $(h)';)
+	@echo
+	@echo 'Options: V=1 (show commands), CC=clang, WERROR=1, SANITIZE=1'
+
+# Parts of the course with makefiles of their own (lab, book, exercises).
+-include $(sort $(wildcard */*.mk))
