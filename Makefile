@@ -111,9 +111,10 @@ $(BUILD)/guest $(BUILD)/embed $(BUILD)/steps:
 
 .PHONY: all run check deps clean help guests $(patsubst %,debug-%,$(STEPS))
 
-all: $(STEPS)
+all: $(STEPS) guests
 
-guests: $(foreach s,$(STEPS),$(patsubst %,$(BUILD)/guest/%.elf,$($(s)_GUESTS)))
+ALL_GUESTS = $(sort $(foreach s,$(STEPS),$($(s)_GUESTS)))
+guests: $(patsubst %,$(BUILD)/guest/%.elf,$(ALL_GUESTS)) $(patsubst %,$(BUILD)/guest/%.bin,$(ALL_GUESTS))
 
 # Build and run every step in order, each under a one-line header. A step
 # that exits 77 (this host's KVM cannot do it) does not stop the run.

@@ -531,8 +531,10 @@ static void explain_exit(struct vm *vm)
 			(unsigned long long)run->mmio.phys_addr);
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "  a triple fault: an exception occurred while the CPU could not\n"
-			"  deliver exceptions; in real mode, look for a bad jump or IVT entry\n");
+		fprintf(stderr, "  a triple fault: an exception could not be delivered, nor the\n"
+			"  double fault after it, so the CPU shut down. Look at the code\n"
+			"  at RIP and the interrupt table. (Some KVMs reset the vCPU on\n"
+			"  shutdown, so the registers below may show the reset state.)\n");
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"

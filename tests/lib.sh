@@ -1,0 +1,126 @@
+# tests/lib.sh: the TAP helpers every test script sources.
+#
+#   . "$(dirname "$0")/lib.sh"
+#   plan 3
+#   run ./step4 --trace          # sets OUT, ERR, STATUS
+#   is "$STATUS" 0 "step4 exits 0"
+#   like "$ERR" 'KVM_EXIT_HLT' "the trace names the HLT exit"
+#
+# Tests run from the repository root, which may be read-only (the lab
+# mounts it so): scratch files go under $SCRATCH, removed at exit.
+#
+# A step that exits 77 says this host's KVM cannot run it. Natively that
+# is a skip with the step's own reason; in the lab (KVM_LAB=1) nothing
+# may skip, so it is a failure.
+
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+ROOT=$PWD
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/kvm-tests.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+
+TEST_NUMBER=0
+TEST_FAILED=0
+# Every command run by a test is stopped after this many seconds, so a
+# hang becomes a failure rather than a stuck suite.
+TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+
+plan() { echo "1..$1"; }
+
+# ok CONDITION-STATUS DESCRIPTION: the primitive the others build on.
+ok() {
+	TEST_NUMBER=$((TEST_NUMBER + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $TEST_NUMBER - $2"
+	else
+		echo "not ok $TEST_NUMBER - $2"
+		TEST_FAILED=1
+	fi
+	return "$1"
+}
+
+# diag TEXT...: a comment line for the human reading the TAP output.
+diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
+
+# run COMMAND...: run it with the time limit; capture stdout in OUT, stderr
+# in ERR and the exit status in STATUS (124 means it hit the limit).
+run() {
+	timeout -k 5 "$TEST_TIMEOUT" "$@" >"$SCRATCH/out" 2>"$SCRATCH/err" </dev/null
+	STATUS=$?
+	OUT=$(cat "$SCRATCH/out")
+	ERR=$(cat "$SCRATCH/err")
+}
+
+# is ACTUAL EXPECTED DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "expected: $2" "     got: $1"
+		[ -n "${ERR:-}" ] && diag "stderr was:" "$ERR"
+		return 1
+	fi
+}
+
+# like TEXT EXTENDED-REGEX DESCRIPTION
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "no line matches: $2" "in:" "$1"
+		return 1
+	fi
+}
+
+# unlike TEXT EXTENDED-REGEX DESCRIPTION
+unlike() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok 1 "$3"
+		diag "unexpected match for: $2" "in:" "$1"
+		return 1
+	else
+		ok 0 "$3"
+	fi
+}
+
+# golden TEXT FILE DESCRIPTION: TEXT must equal tests/golden/FILE exactly.
+golden() {
+	if printf '%s\n' "$1" | diff -u "tests/golden/$2" - >"$SCRATCH/diff"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "differs from tests/golden/$2:"
+		diag "$(cat "$SCRATCH/diff")"
+		return 1
+	fi
+}
+
+# skip COUNT REASON: COUNT tests skipped for REASON.
+skip() {
+	for _ in $(seq "$1"); do
+		TEST_NUMBER=$((TEST_NUMBER + 1))
+		echo "ok $TEST_NUMBER # SKIP $2"
+	done
+}
+
+# unsupported COUNT: call right after run. If the step exited 77, skip the
+# COUNT tests that depend on it (natively) or fail them (in the lab) and
+# return 0, so the caller can write:  unsupported 4 || { ...the 4 tests... }
+unsupported() {
+	[ "$STATUS" -eq 77 ] || return 1
+	local reason
+	reason=$(printf '%s\n' "$ERR" | head -n 1)
+	if [ "${KVM_LAB:-0}" = 1 ]; then
+		for _ in $(seq "$1"); do
+			ok 1 "skipped in the lab, where nothing may skip: $reason"
+		done
+	else
+		skip "$1" "$reason"
+	fi
+	return 0
+}
+
+# finish: end of script; the exit status tells prove about failures.
+finish() { exit "$TEST_FAILED"; }

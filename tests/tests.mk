@@ -1,0 +1,24 @@
+# tests/tests.mk: the guests the test suite runs through the steps.
+#
+# Each tests/guests/NAME.S is one small, deliberately broken real-mode
+# guest (a triple fault, an endless loop, a port nobody answers, ...),
+# linked like guest/real16.S for 0x1000 and flattened to
+# build/tests/guests/NAME.bin, which tests pass to a step with --guest.
+
+TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/guests/%.bin,$(wildcard tests/guests/*.S))
+
+$(BUILD)/tests/guests/%.o: tests/guests/%.S | $(BUILD)/tests/guests
+	@echo "  AS      $@"
+	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/guests/%.elf: $(BUILD)/tests/guests/%.o guest/real16.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+
+$(BUILD)/tests/guests/%.bin: $(BUILD)/tests/guests/%.elf
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(BUILD)/tests/guests:
+	$(Q)mkdir -p $@
+
+test-prereqs: $(TEST_GUESTS)
