@@ -63,6 +63,9 @@ STEPS := $(patsubst steps/%.c,%,$(STEP_SOURCES))
 # variables below, and reaches the step as the symbols guest_NAME and
 # guest_NAME_end (see guest/embed.S).
 step4_GUESTS :=	real16
+step5_GUESTS :=	hello32 boot16
+step6_GUESTS :=	hello32
+step7_GUESTS :=	hello64
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -75,6 +78,31 @@ $(BUILD)/guest/%.o: guest/%.S | $(BUILD)/guest
 $(BUILD)/guest/real16.elf: $(BUILD)/guest/real16.o guest/real16.ld
 	@echo "  LD      $@"
 	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+
+# C guests: one source, two objects. guest/NAME.c becomes NAME.32.o
+# (-m32, for 32-bit protected mode) and NAME.64.o (-m64, for long mode).
+$(BUILD)/guest/%.32.o: guest/%.c | $(BUILD)/guest
+	@echo "  CC32    $@"
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/guest/%.64.o: guest/%.c | $(BUILD)/guest
+	@echo "  CC64    $@"
+	$(Q)$(CC) -m64 $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The C guests, linked for the load address by guest/guest.ld: hello32 and
+# hello64 (steps 5 to 7), and boot16, step 5's real-mode boot loader with
+# the 32-bit hello behind it.
+$(BUILD)/guest/hello32.elf: $(BUILD)/guest/hello.32.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+$(BUILD)/guest/boot16.elf: $(BUILD)/guest/boot16.o $(BUILD)/guest/hello.32.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+$(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_x86_64 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
 
 # Every guest's flat binary is its ELF with the headers stripped: the bytes
 # as they must lie in guest memory, starting at the load address.
