@@ -1,0 +1,122 @@
+# book/book.mk: the course book, built from the code it teaches.
+#
+#   make book         HTML (one page per chapter + contents) and EPUB in build/book/
+#   make book-check   the book, then its links and a render in headless Chromium
+#                     (a prerequisite of make check)
+#
+# How it is made (see book/README.md):
+#   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
+#   2. the runs the chapters show -> build/book/run/NAME.out          (the steps)
+#   3. book/NAME.md -> build/book/ast/NAME.json + NAME.info           (filters/book.lua)
+#      listings, outputs and diffs are pulled from the repository here
+#   4. each JSON -> build/book/NAME.html                              (filters/html.lua)
+#   5. all JSON  -> build/book/kvm-step-by-step.epub                  (filters/epub.lua)
+# Pandoc runs with --fail-if-warnings: a warning fails the build.
+
+BOOK_OUT := build/book
+BOOK_CHECK_OUT := build/book-check
+PANDOC ?= pandoc
+DOT ?= dot
+CHROMIUM ?= chromium
+
+# The chapters in reading order; book/NAME.md each. A chapter not written
+# yet is left out (the contents page lists what exists).
+BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 \
+	appendix-exits appendix-ioctls appendix-troubleshooting appendix-lab
+BOOK_CHAPTERS := $(foreach c,$(BOOK_ORDER),$(if $(wildcard book/$(c).md),$(c)))
+BOOK_PAGES := index $(BOOK_CHAPTERS)
+
+BOOK_FILTERS := $(wildcard book/filters/*.lua)
+BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard book/diagrams/*.dot))
+# Files with listing markers: every marker in them must be shown by a chapter.
+BOOK_MARKED := $(sort $(wildcard steps/*.c guest/*.S guest/*.c guest/*.h))
+# Everything a chapter may pull in.
+BOOK_INPUTS := $(BOOK_MARKED) $(wildcard guest/*.ld tests/golden/*.out exercises/*/README.md)
+
+# Runs shown in the chapters, captured when the book is built (output and
+# exit status) on this machine's /dev/kvm. Where a step's output is the
+# same everywhere, the chapter shows the test suite's golden file instead.
+BOOK_RUNS := step1 step2-trace step3-trace step4-trace \
+	step4-unknown-port step4-triple-fault step4-loop-forever \
+	step5-trace step6 step7-trace
+book_run_step1 := ./step1
+book_run_step2-trace := ./step2 --trace
+book_run_step3-trace := ./step3 --trace
+book_run_step4-trace := ./step4 --trace
+book_run_step4-unknown-port := ./step4 --guest build/tests/guests/unknown-port.bin
+book_run_step4-triple-fault := ./step4 --guest build/tests/guests/triple-fault.bin
+book_run_step4-loop-forever := ./step4 --guest build/tests/guests/loop-forever.bin --timeout 0.5
+book_run_step5-trace := ./step5 --trace
+book_run_step6 := ./step6
+book_run_step7-trace := ./step7 --trace
+BOOK_CAPTURES := $(foreach r,$(BOOK_RUNS),$(if $(filter $(firstword $(subst -, ,$(r))),$(STEPS)),$(BOOK_OUT)/run/$(r).out))
+
+BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))
+BOOK_EPUB := $(BOOK_OUT)/kvm-step-by-step.epub
+
+DEB_PACKAGES += chromium
+book_space := $(subst x,,x x)
+book_help = $(subst $(book_space),'$${IFS%??}',$(1))
+EXTRA_HELP += $(call book_help,make book           the book: HTML and EPUB in build/book/)
+EXTRA_HELP += $(call book_help,make book-check     build the book and check links and rendering (part of make check))
+
+.PHONY: book book-check book-clean
+book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
+	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
+
+check: book-check
+
+book-check: book
+	@echo "  CHECK   links and images in $(BOOK_OUT)"
+	$(Q)perl book/tools/check-links.pl $(BOOK_OUT)
+	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
+	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) index step4
+
+book-clean:
+	rm -rf $(BOOK_OUT) $(BOOK_CHECK_OUT)
+
+$(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/run $(BOOK_OUT)/ast:
+	$(Q)mkdir -p $@
+
+# 1. Diagrams. dot's warnings (a typo in an attribute) fail the build too.
+$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot | $(BOOK_OUT)/img
+	@echo "  DOT     $@"
+	$(Q)$(DOT) -Tsvg -o $@.tmp $< 2>$@.err; status=$$?; \
+	if [ $$status -ne 0 ] || [ -s $@.err ]; then cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; fi; \
+	rm -f $@.err; mv $@.tmp $@
+
+# 2. Runs. A step may fail on purpose (a broken guest), so the status is
+# recorded, not obeyed; a hang is cut off by timeout.
+$(BOOK_OUT)/run/%.out: $$(firstword $$(subst -, ,$$*)) $$(TEST_GUESTS) | $(BOOK_OUT)/run
+	@echo "  RUN     $(book_run_$*)"
+	$(Q)timeout -k 5 60 sh -c '$(book_run_$*)' >$@.tmp 2>&1 </dev/null; echo $$? >$@.status; mv $@.tmp $@
+
+# 3. The first pass, one chapter at a time.
+# A chapter needs the runs named after it: stepN.out and stepN-*.out.
+$(BOOK_OUT)/ast/%.json: book/%.md $(BOOK_FILTERS) $(BOOK_INPUTS) $(BOOK_DIAGRAMS) \
+		$$(filter $(BOOK_OUT)/run/$$*.out $(BOOK_OUT)/run/$$*-%.out,$(BOOK_CAPTURES)) | $(BOOK_OUT)/ast
+	@echo "  PANDOC  $@"
+	$(Q)$(PANDOC) --fail-if-warnings -f markdown-auto_identifiers \
+		--lua-filter book/filters/book.lua -M book-chapter=$* -M book-out=$(BOOK_OUT) \
+		-M book-info=$(BOOK_OUT)/ast/$*.info -t json -o $@ $<
+
+BOOK_ASTS := $(patsubst %,$(BOOK_OUT)/ast/%.json,$(BOOK_PAGES))
+
+# 4. One HTML page per chapter, with links resolved across the book.
+$(BOOK_OUT)/%.html: $(BOOK_OUT)/ast/%.json $(BOOK_ASTS) book/template.html book/filters/html.lua
+	@echo "  HTML    $@"
+	$(Q)$(PANDOC) --fail-if-warnings -f json --lua-filter book/filters/html.lua \
+		-M book-chapter=$* -M book-order='$(BOOK_PAGES)' -M book-info-dir=$(BOOK_OUT)/ast \
+		--template book/template.html --highlight-style=tango -s -t html5 -o $@ $<
+
+$(BOOK_OUT)/book.css: book/book.css | $(BOOK_OUT)
+	$(Q)cp $< $@
+
+# 5. The EPUB: all chapters but the contents page (the reader makes its own).
+$(BOOK_EPUB): $(BOOK_ASTS) book/metadata.yaml book/epub.css book/filters/epub.lua $(BOOK_MARKED)
+	@echo "  EPUB    $@"
+	$(Q)$(PANDOC) --fail-if-warnings -f markdown book/metadata.yaml \
+		--lua-filter book/filters/epub.lua \
+		-M book-parts='$(filter-out %/index.json,$(BOOK_ASTS))' -M book-sources='$(BOOK_MARKED)' \
+		--resource-path=$(BOOK_OUT) --css book/epub.css --highlight-style=tango \
+		--epub-chapter-level=1 --toc --toc-depth=1 -o $@

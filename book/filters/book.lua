@@ -1,0 +1,486 @@
+-- book.lua: the book's first pass over one chapter (book/NAME.md).
+--
+-- It turns the chapter's placeholders into content taken from the
+-- repository, so that nothing in the book can drift from the code:
+--
+--   ```{.listing file="steps/step4.c" name="run-loop"}
+--   ```                       the lines between the source's markers
+--                             (no name: the whole file)
+--   ```{.output file="tests/golden/step4.out" cmd="./step4"}
+--   ```                       a program's real output, as a console
+--   ```{.diff from="steps/step3.c" to="steps/step4.c"}
+--   ```                       the change between two files, made now
+--   ::: {.exercises glob="exercises/04-*"}
+--   :::                       the chapter's exercises, from their READMEs
+--                             (nothing at all when there are none)
+--
+-- A C or assembly block written into the chapter by hand is refused
+-- unless it carries the class .partial (a deliberately partial
+-- fragment). Headers get identifiers prefixed with the chapter's name,
+-- the first one the chapter's name itself, so that identifiers are
+-- unique across the whole book.
+--
+-- Metadata (pandoc -M): book-root (where the paths start, default "."),
+-- book-chapter (the chapter's name, default "doc"), book-out (the
+-- output directory, to check that images exist), book-info (a file to
+-- write the chapter's title, identifiers and listings to, for the later
+-- passes). Any error stops pandoc, and so the build.
+
+local dir = PANDOC_SCRIPT_FILE:match("(.*/)") or "./"
+package.path = dir .. "?.lua;" .. package.path
+local markers = require("markers")
+
+local stringify = pandoc.utils.stringify
+
+-- Errors raised inside a pandoc walk reach the user mangled (pandoc
+-- wraps them), so walk callbacks are guarded: the first error is kept
+-- and raised again, intact, once the walk is over.
+local first_error = nil
+local function guarded(fn)
+  return function(x)
+    if first_error then
+      return nil
+    end
+    local ok, result = pcall(fn, x)
+    if ok then
+      return result
+    end
+    first_error = result
+    return nil
+  end
+end
+local function rethrow()
+  if first_error then
+    error(first_error, 0)
+  end
+end
+
+local root = "."
+local chapter = "doc"
+local out_dir = nil
+local info_path = nil
+local used = {}      -- listings used, in order: { file, name }
+
+local function meta_string(meta, key)
+  if meta[key] == nil then
+    return nil
+  end
+  return stringify(meta[key])
+end
+
+local function path_of(rel)
+  if rel:sub(1, 1) == "/" then
+    return rel
+  end
+  return root .. "/" .. rel
+end
+
+local function fail(msg)
+  error("book: " .. chapter .. ": " .. msg, 0)
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+-- Expand tabs to the next multiple of 8 columns (the kernel's style, in
+-- which the steps are written), so every reader shows the same layout.
+local function expand_tabs(line)
+  local out, col = {}, 0
+  for ch in line:gmatch("[%z\1-\127\194-\244][\128-\191]*") do
+    if ch == "\t" then
+      local n = 8 - col % 8
+      out[#out + 1] = string.rep(" ", n)
+      col = col + n
+    else
+      out[#out + 1] = ch
+      col = col + 1
+    end
+  end
+  return table.concat(out)
+end
+
+local LANGUAGES = {
+  c = "c", h = "c", S = "gnuassembler", s = "gnuassembler",
+  ld = "", mk = "makefile", sh = "bash", t = "bash", dot = "dot",
+  md = "markdown", lua = "lua",
+}
+
+local function language_of(file)
+  local base = file:match("([^/]*)$")
+  if base == "Makefile" then
+    return "makefile"
+  end
+  local ext = base:match("%.([^.]+)$")
+  return ext and LANGUAGES[ext] or ""
+end
+
+-- A caption paragraph above a block.
+local function caption(inlines)
+  return pandoc.Div({ pandoc.Para(inlines) }, pandoc.Attr("", { "caption" }))
+end
+
+-- ```{.listing file=F name=N}```: the lines of F between N's markers.
+local function listing(block)
+  local file = block.attributes.file
+  local name = block.attributes.name
+  if not file or file == "" then
+    fail("a listing without file=")
+  end
+  if block.text:match("%S") then
+    fail("the listing of " .. file .. " has text of its own: listings come from the file only")
+  end
+  local src = markers.parse(path_of(file))
+  local first, last
+  if name and name ~= "" then
+    local m = src.markers[name]
+    if not m then
+      fail("no marker \"" .. name .. "\" in " .. file
+        .. " (it has: " .. (#src.order > 0 and table.concat(src.order, ", ") or "none") .. ")")
+    end
+    first, last = m.begin + 1, m.finish - 1
+  else
+    first, last = 1, #src.lines
+  end
+  local lines, gaps = {}, false
+  for n = first, last do
+    local line = src.lines[n]
+    if markers.is_marker(line) then
+      gaps = true
+    else
+      lines[#lines + 1] = expand_tabs(line)
+    end
+  end
+  while #lines > 0 and not lines[#lines]:match("%S") do
+    lines[#lines] = nil
+  end
+  if #lines == 0 then
+    fail("the listing " .. (name or "") .. " of " .. file .. " is empty")
+  end
+  used[#used + 1] = { file, name or "" }
+
+  local classes = {}
+  local lang = block.attributes.lang or language_of(file)
+  if lang ~= "" then
+    classes[#classes + 1] = lang
+  end
+  local attrs = {}
+  local where
+  if gaps then
+    where = pandoc.Str("")
+  else
+    classes[#classes + 1] = "numberLines"
+    attrs.startFrom = tostring(first)
+    where = pandoc.Str(string.format(", lines %d–%d", first, first + #lines - 1))
+  end
+  local head = { pandoc.Code(file), where }
+  if block.attributes.note then
+    head[#head + 1] = pandoc.Str(": ")
+    for _, i in ipairs(pandoc.read(block.attributes.note, "markdown").blocks[1].content) do
+      head[#head + 1] = i
+    end
+  end
+  return pandoc.Div({
+    caption(head),
+    pandoc.CodeBlock(table.concat(lines, "\n"), pandoc.Attr("", classes, attrs)),
+  }, pandoc.Attr(block.identifier, { "listing" }, { file = file, marker = name or "" }))
+end
+
+-- ```{.output file=F cmd=C}```: what C printed, from F (and F.status,
+-- when the build recorded the exit status).
+local function output(block)
+  local file = block.attributes.file
+  local cmd = block.attributes.cmd
+  if not file or not cmd then
+    fail("an output block needs file= and cmd=")
+  end
+  local lines, err = markers.read_lines(path_of(file))
+  if not lines then
+    fail("cannot read the output " .. file .. ": " .. tostring(err))
+  end
+  local text = "$ " .. cmd .. "\n" .. table.concat(lines, "\n")
+  local status_lines = markers.read_lines(path_of(file .. ".status"))
+  if status_lines and status_lines[1] then
+    text = text .. (#lines > 0 and "\n" or "") .. "$ echo $?\n" .. status_lines[1]
+  end
+  local source
+  if file:match("^tests/golden/") then
+    source = { pandoc.Str("The output, from "), pandoc.Code(file),
+      pandoc.Str(", which the test suite checks exactly:") }
+  else
+    source = { pandoc.Str("The output, as captured when this book was built:") }
+  end
+  if block.attributes.title then
+    source = pandoc.read(block.attributes.title, "markdown").blocks[1].content
+  end
+  return pandoc.Div({
+    caption(source),
+    pandoc.CodeBlock(text, pandoc.Attr("", { "console" })),
+  }, pandoc.Attr(block.identifier, { "output" }, { file = file }))
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- ```{.diff from=A to=B}```: diff -u A B, made at build time.
+local function diff(block)
+  local from, to = block.attributes.from, block.attributes.to
+  if not from or not to then
+    fail("a diff block needs from= and to=")
+  end
+  for _, f in ipairs({ from, to }) do
+    if not exists(path_of(f)) then
+      fail("the diff needs " .. f .. ", which does not exist")
+    end
+  end
+  local cmd = string.format("diff -u --label %s --label %s %s %s", shell_quote(from),
+    shell_quote(to), shell_quote(path_of(from)), shell_quote(path_of(to)))
+  local p = io.popen(cmd, "r")
+  local text = p:read("a")
+  local _, _, code = p:close()
+  if code == 0 then
+    fail("no difference between " .. from .. " and " .. to)
+  elseif code ~= 1 then
+    fail("diff failed on " .. from .. " and " .. to)
+  end
+  local added, removed = 0, 0
+  local lines = {}
+  for line in text:gmatch("(.-)\n") do
+    if line:match("^%+") and not line:match("^%+%+%+ ") then
+      added = added + 1
+    elseif line:match("^%-") and not line:match("^%-%-%- ") then
+      removed = removed + 1
+    end
+    lines[#lines + 1] = expand_tabs(line)
+  end
+  local head = { pandoc.Str("The whole change from "), pandoc.Code(from),
+    pandoc.Str(" to "), pandoc.Code(to), pandoc.Str(string.format(
+      ": %d lines added, %d removed.", added, removed)) }
+  return pandoc.Div({
+    caption(head),
+    pandoc.CodeBlock(table.concat(lines, "\n"), pandoc.Attr("", { "diff" })),
+  }, pandoc.Attr(block.identifier, { "diff" }, { from = from, to = to }))
+end
+
+local HAND_WRITTEN = { c = true, h = true, cpp = true, gnuassembler = true, asm = true,
+  nasm = true, s = true, S = true }
+
+local function code_block(block)
+  if block.classes:includes("listing") then
+    return listing(block)
+  elseif block.classes:includes("output") then
+    return output(block)
+  elseif block.classes:includes("diff") and block.attributes.from then
+    return diff(block)
+  end
+  for _, c in ipairs(block.classes) do
+    if HAND_WRITTEN[c] and not block.classes:includes("partial") then
+      fail("a " .. c .. " block written by hand (add .partial if it is a deliberate fragment,"
+        .. " or use a .listing from the sources):\n" .. block.text:sub(1, 200))
+    end
+  end
+  if block.classes:includes("partial") then
+    return pandoc.Div({
+      caption({ pandoc.Str("A fragment to show the idea, not a listing from the sources:") }),
+      block,
+    }, pandoc.Attr("", { "partial" }))
+  end
+  return nil
+end
+
+-- The blocks of a README's section whose header mentions "check".
+local function check_section(blocks)
+  local out, inside, level = {}, false, nil
+  for _, b in ipairs(blocks) do
+    if b.t == "Header" then
+      if inside and b.level <= level then
+        break
+      end
+      if not inside and stringify(b):lower():match("check") then
+        inside, level = true, b.level
+      end
+    elseif inside then
+      out[#out + 1] = b
+    end
+  end
+  return out
+end
+
+-- ::: {.exercises glob=G} :::: one entry per directory matching G that
+-- has a README.md; the whole section disappears when there is none.
+local function exercises(div)
+  local glob = div.attributes.glob
+  if not glob then
+    fail("an exercises block needs glob=")
+  end
+  local p = io.popen("cd " .. shell_quote(root) .. " && ls -d " .. glob .. " 2>/dev/null", "r")
+  local found = {}
+  for d in p:lines() do
+    if exists(path_of(d .. "/README.md")) then
+      found[#found + 1] = d
+    end
+  end
+  p:close()
+  table.sort(found)
+  if #found == 0 then
+    return {}
+  end
+  local items = {}
+  for _, d in ipairs(found) do
+    local f = io.open(path_of(d .. "/README.md"), "rb")
+    local readme = pandoc.read(f:read("a"), "markdown")
+    f:close()
+    local title, summary = d:match("([^/]*)$"), nil
+    for _, b in ipairs(readme.blocks) do
+      if b.t == "Header" and title == d:match("([^/]*)$") then
+        title = stringify(b)
+      elseif b.t == "Para" and not summary then
+        summary = b
+      end
+    end
+    local item = { pandoc.Para({ pandoc.Strong({ pandoc.Str(title) }) }) }
+    if summary then
+      item[#item + 1] = summary
+    end
+    for _, b in ipairs(check_section(readme.blocks)) do
+      item[#item + 1] = b
+    end
+    item[#item + 1] = pandoc.Para({ pandoc.Str("In the repository: "), pandoc.Code(d .. "/"),
+      pandoc.Str(" (its README.md has the details and hints).") })
+    items[#items + 1] = item
+  end
+  return {
+    pandoc.Header(2, { pandoc.Str("Exercises") }),
+    pandoc.Para({ pandoc.Str("Each exercise is a directory of its own under "),
+      pandoc.Code("exercises/"), pandoc.Str(", with a README that says what to do"
+        .. " and how to check your work.") }),
+    pandoc.OrderedList(items),
+  }
+end
+
+local function slugify(text)
+  local s = text:lower():gsub("[^%w]+", "-"):gsub("^%-+", ""):gsub("%-+$", "")
+  if s == "" then
+    s = "section"
+  end
+  return s
+end
+
+-- Give every header an identifier unique in the whole book; collect the
+-- title and every identifier for the info file.
+local function number_headers(doc)
+  local seen, title, ids = {}, nil, {}
+  local h1 = 0
+  doc = doc:walk({
+    Header = guarded(function(h)
+      if h.level == 1 then
+        h1 = h1 + 1
+        if h1 > 1 then
+          fail("a second level-1 header (\"" .. stringify(h) .. "\"): each chapter has"
+            .. " exactly one, its title")
+        end
+        title = stringify(h)
+        h.identifier = chapter
+      elseif h.identifier == "" then
+        local base = chapter .. "-" .. slugify(stringify(h))
+        local id, n = base, 1
+        while seen[id] do
+          n = n + 1
+          id = base .. "-" .. n
+        end
+        h.identifier = id
+      end
+      if seen[h.identifier] then
+        fail("the identifier #" .. h.identifier .. " is used twice")
+      end
+      seen[h.identifier] = true
+      return h
+    end),
+  })
+  rethrow()
+  if not title then
+    fail("no level-1 header: each chapter starts with its title")
+  end
+  doc:walk({
+    Block = function(b)
+      if b.identifier and b.identifier ~= "" and b.t ~= "Header" then
+        ids[#ids + 1] = b.identifier
+      end
+    end,
+    Inline = function(i)
+      if i.identifier and i.identifier ~= "" then
+        ids[#ids + 1] = i.identifier
+      end
+    end,
+  })
+  for id in pairs(seen) do
+    ids[#ids + 1] = id
+  end
+  table.sort(ids)
+  return doc, title, ids
+end
+
+local function check_images(doc)
+  doc:walk({
+    Image = guarded(function(img)
+      if img.src:match("^%a+:") then
+        fail("image " .. img.src .. " is not part of the book: images come from book/diagrams/")
+      end
+      if out_dir and not exists(out_dir .. "/" .. img.src) then
+        fail("missing image " .. img.src .. " (looked for " .. out_dir .. "/" .. img.src .. ")")
+      end
+    end),
+  })
+  rethrow()
+end
+
+local function build(doc)
+  root = meta_string(doc.meta, "book-root") or "."
+  chapter = meta_string(doc.meta, "book-chapter") or "doc"
+  out_dir = meta_string(doc.meta, "book-out")
+  info_path = meta_string(doc.meta, "book-info")
+
+  doc = doc:walk({
+    CodeBlock = guarded(code_block),
+    Div = guarded(function(div)
+      if div.classes:includes("exercises") then
+        return exercises(div)
+      end
+    end),
+  })
+  rethrow()
+  local title, ids
+  doc, title, ids = number_headers(doc)
+  check_images(doc)
+  doc.meta.pagetitle = pandoc.MetaString(title)
+
+  if info_path then
+    local f = assert(io.open(info_path, "wb"))
+    f:write("title\t", title, "\n")
+    for _, id in ipairs(ids) do
+      f:write("id\t", id, "\n")
+    end
+    for _, u in ipairs(used) do
+      f:write("listing\t", u[1], "\t", u[2], "\n")
+    end
+    f:close()
+  end
+  return doc
+end
+
+-- Errors end pandoc with the message alone, not a Lua stack trace: the
+-- message says what is wrong and where.
+function Pandoc(doc)
+  local ok, result = pcall(build, doc)
+  if not ok then
+    io.stderr:write(tostring(result), "\n")
+    os.exit(1)
+  end
+  return result
+end

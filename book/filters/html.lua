@@ -1,0 +1,191 @@
+-- html.lua: the book's second pass, turning one chapter (the JSON the
+-- first pass made) into one HTML page of the web book.
+--
+-- It resolves every internal link: the chapters are written with plain
+-- "#identifier" links, as if the book were one document; here a link to
+-- an identifier in another chapter becomes "chapter.html#identifier".
+-- A link to an identifier no chapter has is an error, and so is a link
+-- to a file that is not part of the book. It also sets the previous and
+-- next pages for the template, folds the long diffs away, and fills the
+-- contents page's list of chapters.
+--
+-- Metadata: book-chapter (this page's name), book-order (the chapters'
+-- names in reading order, space-separated), book-info-dir (where the
+-- first pass wrote NAME.info for each chapter).
+
+local stringify = pandoc.utils.stringify
+
+-- Errors raised inside a pandoc walk reach the user mangled (pandoc
+-- wraps them), so walk callbacks are guarded: the first error is kept
+-- and raised again, intact, once the walk is over.
+local first_error = nil
+local function guarded(fn)
+  return function(x)
+    if first_error then
+      return nil
+    end
+    local ok, result = pcall(fn, x)
+    if ok then
+      return result
+    end
+    first_error = result
+    return nil
+  end
+end
+local function rethrow()
+  if first_error then
+    error(first_error, 0)
+  end
+end
+
+local chapter, order, titles, owner = nil, {}, {}, {}
+
+local function fail(msg)
+  error("book: " .. chapter .. ": " .. msg, 0)
+end
+
+local function load_infos(dir)
+  for _, name in ipairs(order) do
+    local f = io.open(dir .. "/" .. name .. ".info", "rb")
+    if not f then
+      error("book: no " .. dir .. "/" .. name .. ".info: run the first pass first", 0)
+    end
+    for line in f:lines() do
+      local kind, value = line:match("^(%a+)\t(.*)$")
+      if kind == "title" then
+        titles[name] = value
+      elseif kind == "id" then
+        if owner[value] and owner[value] ~= name then
+          error("book: the identifier #" .. value .. " is in both " .. owner[value]
+            .. " and " .. name, 0)
+        end
+        owner[value] = name
+      end
+    end
+    f:close()
+  end
+end
+
+-- Where a link to #ID goes from this page.
+local function resolve(id, target)
+  local page = owner[id]
+  if not page then
+    fail("broken link " .. target .. ": no chapter has the identifier #" .. id)
+  end
+  if page == chapter then
+    return "#" .. id
+  elseif id == page then
+    return page .. ".html"
+  end
+  return page .. ".html#" .. id
+end
+
+local function link(l)
+  local t = l.target
+  if t:match("^%a[%w+.-]*:") then
+    return nil                       -- https:, mailto:, ...: not ours to check
+  end
+  local id = t:match("^#(.+)$")
+  if id then
+    if id:match("^cb%d+%-%d+$") then
+      return nil                     -- a line of a listing on this page
+    end
+    l.target = resolve(id, t)
+    return l
+  end
+  if t:match("^[%w_.-]+%.epub$") then
+    return nil                       -- the EPUB, beside the pages (check-links.pl)
+  end
+  local page, frag = t:match("^([%w_-]+)%.html#?(.*)$")
+  if page and titles[page] then
+    if frag ~= "" and owner[frag] ~= page then
+      fail("broken link " .. t .. ": " .. page .. " has no #" .. frag)
+    end
+    return nil
+  end
+  fail("link to " .. t .. ", which is not a page of the book (link to a chapter's"
+    .. " #identifier, or to a full https: address)")
+end
+
+local function entry(name)
+  return { pandoc.Plain({ pandoc.Link(titles[name], name .. ".html") }) }
+end
+
+-- The contents page's list: front matter, the steps, the appendices.
+local function contents()
+  local parts = {
+    { "Before you start", {} }, { "The steps", {} }, { "Appendices", {} },
+  }
+  for _, name in ipairs(order) do
+    if name ~= "index" then
+      local part = name:match("^step%d") and 2 or name:match("^appendix") and 3 or 1
+      local list = parts[part][2]
+      list[#list + 1] = entry(name)
+    end
+  end
+  local blocks = {}
+  for _, p in ipairs(parts) do
+    if #p[2] > 0 then
+      blocks[#blocks + 1] = pandoc.Header(2, { pandoc.Str(p[1]) },
+        pandoc.Attr("index-" .. p[1]:lower():gsub("%W+", "-")))
+      blocks[#blocks + 1] = pandoc.BulletList(p[2])
+    end
+  end
+  return blocks
+end
+
+local function div(d)
+  if d.classes:includes("diff") then
+    local summary = stringify(d.content[1])
+    return {
+      pandoc.RawBlock("html", "<details class=\"diff\"><summary>" ..
+        summary:gsub("&", "&amp;"):gsub("<", "&lt;") .. " (select to show)</summary>"),
+      d.content[2],
+      pandoc.RawBlock("html", "</details>"),
+    }
+  elseif d.classes:includes("contents") then
+    return contents()
+  end
+end
+
+local function build(doc)
+  chapter = stringify(doc.meta["book-chapter"])
+  for name in stringify(doc.meta["book-order"]):gmatch("%S+") do
+    order[#order + 1] = name
+  end
+  load_infos(stringify(doc.meta["book-info-dir"]))
+
+  doc = doc:walk({ Link = guarded(link), Div = guarded(div) })
+  rethrow()
+
+  local here
+  for i, name in ipairs(order) do
+    if name == chapter then
+      here = i
+    end
+  end
+  if not here then
+    fail("is not in book-order")
+  end
+  local prev, next = order[here - 1], order[here + 1]
+  if prev then
+    doc.meta["prev-href"] = pandoc.MetaString(prev .. ".html")
+    doc.meta["prev-title"] = pandoc.MetaString(titles[prev])
+  end
+  if next then
+    doc.meta["next-href"] = pandoc.MetaString(next .. ".html")
+    doc.meta["next-title"] = pandoc.MetaString(titles[next])
+  end
+  return doc
+end
+
+-- Errors end pandoc with the message alone, not a Lua stack trace: the
+-- message says what is wrong and where.
+function Pandoc(doc)
+  local ok, result = pcall(build, doc)
+  if not ok then
+    io.stderr:write(tostring(result), "\n")
+    os.exit(1)
+  end
+  return result
+end

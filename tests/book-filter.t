@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The book's listing filter (book/filters/book.lua and epub.lua): a listing
+# comes from the named markers of a real file, and anything else (a bogus
+# marker, a missing file, unbalanced markers, C pasted by hand, a marker
+# no chapter shows) stops the build with a message that says where.
+# Everything is written under $SCRATCH; the repository may be read-only.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v pandoc >/dev/null 2>&1; then
+	echo "1..0 # SKIP pandoc is not installed (sudo make deps)"
+	exit 0
+fi
+plan 16
+
+filters=$ROOT/book/filters
+mkdir -p "$SCRATCH/src"
+cat >"$SCRATCH/src/good.c" <<'EOF'
+#include <stdio.h>
+
+/* listing: hello */
+int main(void)
+{
+	puts("hello");
+	return 0;
+}
+/* end listing: hello */
+EOF
+printf '/* listing: open */\nint x;\n' >"$SCRATCH/src/unclosed.c"
+printf 'int x;\n/* end listing: stray */\n' >"$SCRATCH/src/stray.c"
+printf '/* listing: a */\n/* end listing: a */\n/* listing: a */\n/* end listing: a */\n' \
+	>"$SCRATCH/src/twice.c"
+printf '/* listing:hello world */\nint x;\n' >"$SCRATCH/src/malformed.c"
+
+# chapter NAME BODY: a one-listing chapter in $SCRATCH/NAME.md, run
+# through the first pass; sets OUT, ERR, STATUS.
+chapter() {
+	printf '# A test chapter\n\n%s\n' "$2" >"$SCRATCH/$1.md"
+	run pandoc --fail-if-warnings -f markdown-auto_identifiers \
+		--lua-filter "$filters/book.lua" -M book-root="$SCRATCH" -M book-chapter="$1" \
+		-t html "$SCRATCH/$1.md"
+}
+listing() { printf '```{.listing file="%s" name="%s"}\n```\n' "$1" "$2"; }
+
+chapter good "$(listing src/good.c hello)"
+is "$STATUS" 0 "a listing of a real marker builds"
+like "$OUT" 'puts' "... and shows the lines between the markers"
+unlike "$OUT" 'listing: hello' "... but not the marker lines themselves"
+like "$OUT" 'src/good.c</code>, lines 4–8' "... and names its file and lines"
+
+chapter bogus "$(listing src/good.c no-such-marker)"
+like "$STATUS" '^[1-9]' "a bogus marker fails the build"
+like "$ERR" 'no marker "no-such-marker" in src/good.c \(it has: hello\)' "... saying which marker and file"
+
+chapter missing "$(listing src/nowhere.c hello)"
+like "$STATUS" '^[1-9]' "a missing file fails the build"
+like "$ERR" 'cannot read .*src/nowhere.c' "... naming the file"
+
+chapter unclosed "$(listing src/unclosed.c open)"
+like "$ERR" 'unclosed.c:1: "listing: open" is never closed' "an unclosed marker fails, with file and line"
+
+chapter stray "$(listing src/stray.c stray)"
+like "$ERR" 'stray.c:2: "end listing: stray" has no "listing: stray" open' "an end marker without a start fails"
+
+chapter twice "$(listing src/twice.c a)"
+like "$ERR" 'twice.c:3: marker "a" is used twice' "a marker name used twice in a file fails"
+
+chapter malformed "$(listing src/malformed.c hello)"
+like "$ERR" 'malformed.c:1: malformed marker' "a malformed marker line fails"
+
+chapter pasted "$(printf '```c\nint main(void) { return 0; }\n```\n')"
+like "$ERR" 'a c block written by hand' "C pasted into a chapter by hand fails"
+
+chapter partial "$(printf '```{.c .partial}\nregs.rip = 0x1000;\n```\n')"
+is "$STATUS" 0 "a fragment marked .partial is allowed"
+
+# The whole-book check: a marker that no chapter shows fails the EPUB pass.
+printf '/* listing: hello */\nint a;\n/* end listing: hello */\n/* listing: unused */\nint b;\n/* end listing: unused */\n' \
+	>"$SCRATCH/src/two.c"
+chapter whole "$(listing "$SCRATCH/src/two.c" hello)"
+run pandoc --fail-if-warnings -f markdown-auto_identifiers --lua-filter "$filters/book.lua" \
+	-M book-root="$SCRATCH" -M book-chapter=whole -t json -o "$SCRATCH/whole.json" "$SCRATCH/whole.md"
+printf -- '---\ntitle: test\n---\n' >"$SCRATCH/meta.yaml"
+run pandoc --fail-if-warnings -f markdown "$SCRATCH/meta.yaml" --lua-filter "$filters/epub.lua" \
+	-M book-parts="$SCRATCH/whole.json" -M book-sources="$SCRATCH/src/two.c" -t html
+like "$ERR" 'two.c:4: the marker "unused" is shown by no chapter' "a marker no chapter shows fails the book"
+run pandoc --fail-if-warnings -f markdown "$SCRATCH/meta.yaml" --lua-filter "$filters/epub.lua" \
+	-M book-parts="$SCRATCH/whole.json" -M book-sources="$SCRATCH/src/good.c" -t html
+like "$ERR" 'good.c:3: the marker "hello" is shown by no chapter' "... checked per file and marker"
+
+finish
