@@ -742,6 +742,7 @@ static void explain_exit(struct vm *vm)
 			"  and the far jump); else an instruction the CPU rejects at RIP.\n"
 			"  (Some KVMs reset the vCPU on shutdown: the registers below may\n"
 			"  show the reset state.)\n");
+		guest_show_code(vm, stderr);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"

@@ -598,6 +598,7 @@ static void vcpu_dump(struct vm *vm, FILE *out)
 	fprintf(out, "  rsi %016llx  rdi %016llx  rbp %016llx\n", r.rsi, r.rdi, r.rbp);
 	fprintf(out, "  cs %04x (l %u db %u)  ss %04x  cr0 %08llx  cr3 %llx  cr4 %llx  efer %llx\n",
 		s.cs.selector, s.cs.l, s.cs.db, s.ss.selector, s.cr0, s.cr3, s.cr4, s.efer);
+	fprintf(out, "  cr2 %llx (the address of the last page fault, if any)\n", s.cr2);
 }
 
 /* listing: show-code */

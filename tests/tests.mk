@@ -1,9 +1,12 @@
 # tests/tests.mk: the guests the test suite runs through the steps.
 #
-# Each tests/guests/NAME.S is one small, deliberately broken real-mode
-# guest (a triple fault, an endless loop, a port nobody answers, ...),
-# linked like guest/real16.S for 0x1000 and flattened to
-# build/tests/guests/NAME.bin, which tests pass to a step with --guest.
+# Each tests/guests/NAME.S is one small, deliberately broken guest (a
+# triple fault, an endless loop, a port nobody answers, a bad GDT, an
+# unmapped address, ...), linked like guest/real16.S for 0x1000 and
+# flattened to build/tests/guests/NAME.bin, which tests pass to a step
+# with --guest. Most are real-mode code; those for steps 5-7 say .code32
+# or .code64 (the flat bytes are all that matter, so one link rule and
+# 32-bit objects do for all of them).
 
 TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/guests/%.bin,$(wildcard tests/guests/*.S))
 

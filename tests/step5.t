@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Step 5, protected mode: the golden output of both ways in (the host's
+# GDT and the guest's own boot loader), the mode in the trace, and guests
+# whose segments are broken.
+. "$(dirname "$0")/lib.sh"
+plan 26
+
+run ./step5
+is "$STATUS" 0 "step5 exits 0"
+golden "$OUT" step5.out "step5 prints the golden output"
+
+run ./step5 --trace
+is "$STATUS" 0 "step5 --trace exits 0"
+like "$ERR" '^\[trace\] start: cr0 0x11 \(PE ET\) ' "the trace starts in protected mode (CR0.PE), paging off"
+like "$ERR" '^\[trace\] start: cs 0x0008 base 0x0 limit 0xffffffff type 0xb s 1 dpl 0 present 1 db 1 l 0 g 1  gdt 0x500 limit 0x17$' \
+	"... with CS the flat 32-bit code segment and GDTR at the host's table"
+is "$(printf '%s\n' "$ERR" | grep -c "out port 0xe9")" 14 "one out exit per byte of \"Hello, world!\\n\""
+like "$ERR" '^\[trace\] KVM_EXIT_HLT ' "the trace shows KVM_EXIT_HLT"
+like "$ERR" '^\[trace\] end: cs 0x0008 .* db 1 ' "the trace ends in 32-bit code"
+
+run ./step5 --boot
+is "$STATUS" 0 "step5 --boot exits 0"
+golden "$OUT" step5-boot.out "step5 --boot prints the golden output"
+
+run ./step5 --boot --trace
+is "$STATUS" 0 "step5 --boot --trace exits 0"
+like "$ERR" '^\[trace\] start: cr0 0x60000010 \(ET NW CD\) ' "--boot starts in real mode (CR0.PE clear)"
+like "$ERR" '^\[trace\] start: cs 0x0000 base 0x0 limit 0xffff .* db 0 ' "... with a 16-bit CS"
+like "$ERR" '^\[trace\] end: cr0 0x60000011 \(PE ET NW CD\) ' "... and ends with CR0.PE set by the guest"
+like "$ERR" '^\[trace\] end: cs 0x0008 base 0x0 limit 0xffffffff .* db 1 l 0 g 1  gdt 0x10[0-9a-f]{2} limit 0x17$' \
+	"... in the 32-bit code segment of the guest's own GDT"
+
+run ./step5 --guest build/tests/guests/bad-selector32.bin
+is "$STATUS" 1 "a guest loading a selector past the GDT's end: status 1"
+like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
+like "$ERR" 'selector beyond the GDT.s limit' "... explained by the GDT"
+
+run ./step5 --boot --guest build/tests/guests/bad-gdt.bin --timeout 5
+is "$STATUS" 1 "a boot loader whose GDT code descriptor is not present: status 1, no hang"
+like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
+like "$ERR" 'not present or of the wrong type' "... explained by the descriptor"
+
+run ./step5 --guest build/tests/guests/halt32.bin
+is "$STATUS" 0 "a 32-bit --guest runs in the host's protected mode"
+like "$OUT" 'halted in 32-bit protected mode: EAX = 7, memory\[0x400\] = 0' "... and is reported, not checked"
+
+run ./step5 --boot --guest build/guest/boot16.bin
+is "$STATUS" 0 "the boot loader's flat binary runs through --boot --guest"
+
+run ./step5 --bogus
+is "$STATUS" 2 "an unknown option: status 2"
+like "$ERR" 'usage: step5 \[--boot\]' "... with the usage"
+
+finish

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Step 7, long mode: the golden output, the mode and the translations in
+# the trace, the high half, and guests that touch what is not mapped.
+. "$(dirname "$0")/lib.sh"
+plan 22
+
+run ./step7
+is "$STATUS" 0 "step7 exits 0"
+golden "$OUT" step7.out "step7 prints the golden output"
+
+run ./step7 --trace
+is "$STATUS" 0 "step7 --trace exits 0"
+like "$ERR" '^\[trace\] start: cr0 0x80010011 \(PE ET WP PG\)  cr3 0x100000  cr4 0x20 \(PAE\)  efer 0x500 \(LME LMA\)$' \
+	"the trace starts in long mode: PG, PAE, LME and LMA, CR3 at the PML4"
+like "$ERR" '^\[trace\] start: cs 0x0008 .* db 0 l 1 ' "... with a 64-bit code segment (l=1, db=0)"
+like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0x1000 -> physical 0x1000 ' "KVM_TRANSLATE: the low mapping is identity"
+like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0xffffffff80001000 -> physical 0x1000 ' "KVM_TRANSLATE: the high half maps the same page"
+printed=$(printf '%s\n' "$OUT" | grep -v '^step7: ' | wc -c)
+is "$(printf '%s\n' "$ERR" | grep -c "out port 0xe9")" "$printed" "one out exit per byte the guest prints ($printed)"
+like "$ERR" '^\[trace\] KVM_EXIT_HLT +rip 0xffffffff8000[0-9a-f]{4}$' "the guest halts in the high half"
+like "$ERR" '^\[trace\] end: cr0 0x80010011 .* efer 0x500 \(LME LMA\)$' "the trace ends still in long mode"
+
+run ./step7 --no-high-half --timeout 5
+is "$STATUS" 1 "without the high-half mapping: status 1, no hang"
+like "$OUT" '^Hello, world!$' "... after the guest printed from the low half"
+like "$ERR" 'KVM_EXIT_SHUTDOWN' "... then KVM_EXIT_SHUTDOWN"
+like "$ERR" 'In long mode the usual cause is paging' "... explained by the page tables"
+
+run ./step7 --no-high-half --trace
+like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0xffffffff80001000 -> not mapped$' "--trace shows the high half unmapped"
+
+run ./step7 --guest build/tests/guests/unmapped64.bin --timeout 5
+is "$STATUS" 1 "a guest reading an unmapped address: status 1, no hang"
+like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
+like "$ERR" 'a page fault on an' "... explained by the page tables"
+like "$ERR" 'cr2 40000000 |no longer in long mode' "... with CR2, the faulting address (unless KVM reset the vCPU)"
+
+run ./step7 --guest build/guest/hello64.bin
+is "$STATUS" 0 "the embedded guest's flat binary runs through --guest too"
+like "$OUT" 'in the high half: RAX = 42, memory\[0x400\] = 42' "... and is reported, not checked"
+
+run ./step7 --bogus
+is "$STATUS" 2 "an unknown option: status 2"
+
+finish
