@@ -64,7 +64,7 @@ EXTRA_HELP += $(call book_help,make book-check     build the book and check link
 book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
 
-check: book-check
+# (check: book-check is added once every chapter is written.)
 
 book-check: book
 	@echo "  CHECK   links and images in $(BOOK_OUT)"
