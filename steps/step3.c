@@ -409,27 +409,53 @@ static void vcpu_dump(struct vm *vm, FILE *out)
 }
 /* end listing: dump */
 
-/* The bytes at CS:IP, so a learner can see which instruction KVM could
- * not handle. In real mode the address is cs.base + ip; we check it
- * lies inside guest memory before reading: the guest controls both. */
+/* Translate a guest-virtual (linear) address to guest-physical with
+ * KVM_TRANSLATE, which walks the guest's page tables if paging is on.
+ * Returns -1 when nothing is mapped there. */
+static int guest_translate(struct vm *vm, uint64_t linear, uint64_t *phys)
+{
+	struct kvm_translation tr = { .linear_address = linear };
+
+	if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return -1;
+	*phys = tr.physical_address;
+	return 0;
+}
+
+/* The linear address of the instruction at CS:RIP. Real mode: a 16-bit
+ * IP plus CS * 16 (cs.base); 32-bit protected mode: EIP plus the base
+ * from CS's descriptor; 64-bit code: RIP itself. */
+static uint64_t guest_code_linear(const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & 1))                      /* CR0.PE clear: real mode */
+		return s->cs.base + (r->rip & 0xffff);
+	if ((s->efer & (1 << 10)) && s->cs.l)   /* EFER.LMA and a 64-bit CS */
+		return r->rip;
+	return (s->cs.base + r->rip) & 0xffffffff;
+}
+
+/* The bytes at CS:RIP, so a learner can see which instruction the guest
+ * was at. The guest controls CS, RIP and its page tables: each byte's
+ * address is translated and checked against our RAM before we read it. */
 static void guest_show_code(struct vm *vm, FILE *out)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	uint64_t addr;
+	uint64_t linear, phys;
+	int i;
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return;
-	addr = s.cs.base + (r.rip & 0xffff);
-	if (addr >= GUEST_MEM_SIZE - 8) {
-		fprintf(out, "  code at 0x%llx: outside guest memory\n",
-			(unsigned long long)addr);
-		return;
+	linear = guest_code_linear(&r, &s);
+	fprintf(out, "  code at CS:RIP (address 0x%llx):", (unsigned long long)linear);
+	for (i = 0; i < 8; i++) {
+		if (guest_translate(vm, linear + i, &phys) < 0 || phys >= GUEST_MEM_SIZE)
+			break;
+		fprintf(out, " %02x", vm->mem[phys]);
 	}
-	fprintf(out, "  code at 0x%llx:", (unsigned long long)addr);
-	for (int i = 0; i < 8; i++)
-		fprintf(out, " %02x", vm->mem[addr + i]);
+	if (i < 8)
+		fprintf(out, "%s no RAM %s", i ? " ..." : "", i ? "after that" : "there");
 	fputc('\n', out);
 }
 
@@ -452,7 +478,9 @@ static void watchdog_handler(int sig)
 /* Arm the watchdog for the given number of seconds (0: never). */
 static void watchdog_start(struct vm *vm, double seconds)
 {
-	struct sigaction sa = { .sa_handler = watchdog_handler };
+	/* SA_RESTART: a read or write of ours that the signal interrupts is
+	 * restarted; KVM_RUN is not, it returns EINTR as we want. */
+	struct sigaction sa = { .sa_handler = watchdog_handler, .sa_flags = SA_RESTART };
 	struct itimerval timer = { 0 };
 
 	if (seconds <= 0)
@@ -491,11 +519,63 @@ static void trace_exit(struct vm *vm)
 		    run->io.data_offset < vm->run_size)
 			fprintf(stderr, " data 0x%02x '%c'", data[0],
 				data[0] >= 0x20 && data[0] < 0x7f ? data[0] : '.');
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		fprintf(stderr, "  %s %u bytes at 0x%llx", run->mmio.is_write ? "write" : "read",
+			run->mmio.len, (unsigned long long)run->mmio.phys_addr);
 	}
 	fputc('\n', stderr);
 }
 
 /* listing: explain-exit */
+/* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
+ * for an emulation failure, newer kernels also give the instruction's
+ * bytes as KVM fetched them (ndata and insn_size are bounded: the
+ * arrays they index are fixed-size). */
+static void explain_internal_error(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	static const char *const meaning[] = {
+		[KVM_INTERNAL_ERROR_EMULATION] = "KVM could not emulate the instruction at CS:RIP",
+		[KVM_INTERNAL_ERROR_SIMUL_EX] = "an exception while delivering another one",
+		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "KVM could not deliver an exception or interrupt",
+		[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "the CPU left the guest for a reason KVM does not expect",
+	};
+	unsigned int sub = run->internal.suberror;
+
+	fprintf(stderr, "  suberror %u: %s\n", sub,
+		sub < sizeof(meaning) / sizeof(meaning[0]) && meaning[sub] ? meaning[sub] : "unknown");
+#ifdef KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
+	if (sub == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		unsigned int n = run->emulation_failure.insn_size;
+
+		fprintf(stderr, "  the instruction as KVM fetched it:");
+		for (unsigned int i = 0; i < n && i < sizeof(run->emulation_failure.insn_bytes); i++)
+			fprintf(stderr, " %02x", run->emulation_failure.insn_bytes[i]);
+		fputc('\n', stderr);
+	}
+#endif
+	guest_show_code(vm, stderr);
+}
+
+/* KVM_EXIT_MMIO: the guest read or wrote an address where we put no
+ * memory. Say where, how many bytes and, for a write, which ones. */
+static void explain_mmio(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+
+	fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
+		run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+		(unsigned long long)run->mmio.phys_addr);
+	if (run->mmio.is_write) {
+		fprintf(stderr, "  the bytes written:");
+		for (unsigned int i = 0; i < run->mmio.len && i < sizeof(run->mmio.data); i++)
+			fprintf(stderr, " %02x", run->mmio.data[i]);
+		fputc('\n', stderr);
+	}
+	guest_show_code(vm, stderr);
+}
+
 /* Say why the guest stopped when it was not a clean HLT: which exit, what
  * KVM told us about it, what it most likely means, and the registers. */
 static void explain_exit(struct vm *vm)
@@ -512,9 +592,7 @@ static void explain_exit(struct vm *vm)
 			run->io.port, run->io.size, run->io.count);
 		break;
 	case KVM_EXIT_MMIO:
-		fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
-			run->mmio.is_write ? "write of" : "read of", run->mmio.len,
-			(unsigned long long)run->mmio.phys_addr);
+		explain_mmio(vm);
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		fprintf(stderr, "  a triple fault: an exception could not be delivered, nor the\n"
@@ -528,13 +606,25 @@ static void explain_exit(struct vm *vm)
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		fprintf(stderr, "  suberror %u%s\n", run->internal.suberror,
-			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-			": KVM could not emulate the instruction at CS:IP" : "");
+		explain_internal_error(vm);
+		break;
+	case KVM_EXIT_EXCEPTION:
+		fprintf(stderr, "  exception %u (error code 0x%x) went to us, not to the guest\n",
+			run->ex.exception, run->ex.error_code);
 		guest_show_code(vm, stderr);
 		break;
+	case KVM_EXIT_UNKNOWN:
+		fprintf(stderr, "  the CPU left the guest for hardware reason 0x%llx, which KVM\n"
+			"  does not handle\n", (unsigned long long)run->hw.hardware_exit_reason);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		fprintf(stderr, "  system event type %u (1 shutdown, 2 reset, 3 crash)\n",
+			run->system_event.type);
+		break;
 	default:
-		fprintf(stderr, "  %s does not handle this exit\n", program);
+		fprintf(stderr, "  %s does not handle exit reason %u\n", program,
+			run->exit_reason);
+		guest_show_code(vm, stderr);
 		break;
 	}
 	vcpu_dump(vm, stderr);
@@ -552,6 +642,7 @@ static unsigned int vcpu_run_once(struct vm *vm, const struct options *opt)
 			fflush(stdout);
 			fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
 				program, opt->timeout);
+			guest_show_code(vm, stderr);
 			vcpu_dump(vm, stderr);
 			exit(1);
 		}

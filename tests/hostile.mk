@@ -1,0 +1,27 @@
+# tests/hostile.mk: the hostile guests, and make fuzz.
+#
+# Each tests/hostile/MODE-NAME.S is one small guest that does something a
+# host must survive (a runaway loop, a flood of exits, a write over the
+# page tables, a jump into nothing, ...). MODE says how a step starts it:
+# real (steps 3 and 4), prot (32-bit protected mode: steps 5 and 6) or
+# long (step 7). Like tests/guests/, each is linked for 0x1000 and
+# flattened to build/tests/hostile/NAME.bin; tests/hostile.t runs each
+# through the steps of its mode and checks how the step says it ended.
+
+HOSTILE_GUESTS := $(patsubst tests/hostile/%.S,$(BUILD)/tests/hostile/%.bin,$(wildcard tests/hostile/*.S))
+
+$(BUILD)/tests/hostile/%.o: tests/hostile/%.S tests/hostile/enter-pm32.inc | $(BUILD)/tests/hostile
+	@echo "  AS      $@"
+	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -Itests/hostile -c -o $@ $<
+
+$(BUILD)/tests/hostile/%.elf: $(BUILD)/tests/hostile/%.o guest/real16.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+
+$(BUILD)/tests/hostile/%.bin: $(BUILD)/tests/hostile/%.elf
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(BUILD)/tests/hostile:
+	$(Q)mkdir -p $@
+
+test-prereqs: $(HOSTILE_GUESTS)

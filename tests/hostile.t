@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The hostile guests (tests/hostile/, tests/guests/) through every step of
+# their mode that exists: each must end with status 1, the right exit
+# named on stderr, within its watchdog's time; never a signal, a hang,
+# or a status other than 1 (77, this host's KVM cannot run the step, is
+# a skip natively and a failure in the lab).
+. "$(dirname "$0")/lib.sh"
+
+# The watchdog each run gets, and how long past it a run may take in all
+# (starting the process and the VM; the lab is slow).
+WATCHDOG=0.5
+LIMIT_MS=5500
+
+TIMEOUT='timeout: the guest was still running'
+SHUTDOWN='stopped: KVM_EXIT_SHUTDOWN'
+INTERNAL='stopped: KVM_EXIT_INTERNAL_ERROR'
+
+# run_quiet COMMAND...: run (lib.sh) without keeping stdout, where the
+# floods go (up to megabytes of them, NUL bytes included).
+run_quiet() {
+	timeout -k 5 "$TEST_TIMEOUT" "$@" >/dev/null 2>"$SCRATCH/err" </dev/null
+	STATUS=$?
+	OUT=
+	ERR=$(cat "$SCRATCH/err")
+}
+
+# hostile STEP GUEST REASON [DETAIL]: run the guest (a .bin under build/)
+# through ./STEP and check the ending: status 1, REASON and DETAIL (regular
+# expressions) on stderr, and the time it took.
+hostile() {
+	local step=$1 guest=$2 reason=$3 detail=${4:-} start elapsed
+	local name="$step ${guest##*/}"
+
+	[ -x "./$step" ] || return 0
+	start=$(date +%s%N)
+	run_quiet "./$step" --guest "$guest" --timeout "$WATCHDOG"
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	if unsupported 1; then return 0; fi
+	is "$STATUS" 1 "$name: status 1" || return 0
+	like "$ERR" "$reason" "$name: $reason"
+	[ -z "$detail" ] || like "$ERR" "$detail" "$name: $detail"
+	ok "$([ "$elapsed" -lt "$LIMIT_MS" ]; echo $?)" \
+		"$name: ended in $elapsed ms (watchdog $WATCHDOG s, limit $LIMIT_MS ms)"
+}
+
+H=build/tests/hostile
+G=build/tests/guests
+
+# Real mode: step 3 enters the guest once, so its first exit ends the run;
+# step 4 runs a loop that answers the console port (0xe9).
+for step in step3 step4; do
+	if [ $step = step3 ]; then
+		console_out='stopped: KVM_EXIT_IO'
+		console_in='stopped: KVM_EXIT_IO'
+	else
+		console_out=$TIMEOUT
+		console_in=$TIMEOUT
+	fi
+	hostile $step $G/loop-forever.bin "$TIMEOUT" 'rip 0+100[0-2] '
+	hostile $step $G/triple-fault.bin "$SHUTDOWN" 'triple fault'
+	hostile $step $G/unknown-port.bin 'stopped: KVM_EXIT_IO' 'out to port 0x1234 \(size 1, count 1\)'
+	hostile $step $H/real-port-flood.bin "$console_out"
+	hostile $step $H/real-in-flood.bin "$console_in"
+	hostile $step $H/real-rep-outsb.bin "$console_out"
+	hostile $step $H/real-rep-insb.bin "$console_in"
+	hostile $step $H/real-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
+	hostile $step $H/real-wide-console.bin 'stopped: KVM_EXIT_IO' 'out to port 0xe9 \(size 2, count 1\)'
+	hostile $step $H/real-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x80000000'
+	hostile $step $H/real-mmio-write.bin 'stopped: KVM_EXIT_MMIO' 'write of 4 bytes at guest-physical 0x40000000'
+	hostile $step $H/real-jump-unmapped.bin "$INTERNAL" 'address 0x80000000\): no RAM there'
+	hostile $step $H/real-ram-edge.bin "$INTERNAL" 'address 0x1fffff\): 0f \.\.\. no RAM after that'
+done
+
+# 32-bit protected mode, started by the host: step 5 (segments only) and
+# step 6 (paging). Where paging changes the outcome, both are allowed.
+for step in step5 step6; do
+	hostile $step $H/prot-loop.bin "$TIMEOUT"
+	hostile $step $H/prot-port-flood.bin "$TIMEOUT"
+	hostile $step $H/prot-rep-outsb.bin "$TIMEOUT|stopped: KVM_EXIT_MMIO"
+	hostile $step $H/prot-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
+	hostile $step $H/prot-mmio-read.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
+	hostile $step $H/prot-mmio-flood.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
+	hostile $step $H/prot-jump-unmapped.bin "$INTERNAL|$SHUTDOWN"
+	hostile $step $H/prot-ram-edge.bin "$INTERNAL|$SHUTDOWN"
+	hostile $step $H/prot-gdt-overwrite.bin "$SHUTDOWN"
+	hostile $step $H/prot-page-table-overwrite.bin "$SHUTDOWN"
+done
+
+# Long mode: step 7, whose page tables map the first 2 MiB (RAM) only.
+hostile step7 $H/long-loop.bin "$TIMEOUT"
+hostile step7 $H/long-port-flood.bin "$TIMEOUT"
+hostile step7 $H/long-rep-outsb.bin "$TIMEOUT|$SHUTDOWN"
+hostile step7 $H/long-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
+hostile step7 $H/long-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x200000'
+hostile step7 $H/long-jump-unmapped.bin "$SHUTDOWN"
+hostile step7 $H/long-jump-noncanonical.bin "$SHUTDOWN"
+hostile step7 $H/long-page-table-overwrite.bin "$SHUTDOWN"
+hostile step7 $H/long-gdt-overwrite.bin "$SHUTDOWN"
+hostile step7 $H/long-clear-pae.bin "$SHUTDOWN"
+
+plan "$TEST_NUMBER"
+finish

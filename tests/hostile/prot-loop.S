@@ -1,0 +1,7 @@
+/* prot-loop: a 32-bit guest that never exits: only the watchdog stops it. */
+        .code32
+        .intel_syntax noprefix
+        .section .text.start, "ax"
+        .global _start
+_start:
+        jmp     _start
