@@ -1,0 +1,80 @@
+# exercises/exercises.mk: the learner's commands for the exercises, and the
+# rules that build one exercise out of tree. exercises/ex.sh does the work;
+# see exercises/README.md.
+#
+#   make exercises                  progress: every exercise, PASS or not, a score
+#   make exercise EX=04-decimal     build and check one exercise
+#   make hint EX=04-decimal         its hint
+#   make solution-diff EX=...       your work against the solution
+#   make reset EX=...               back to the starting files (from git)
+
+.PHONY: exercises exercise hint solution-diff reset exercise-build
+
+exercises:
+	$(Q)exercises/ex.sh progress
+
+exercise hint solution-diff reset:
+	$(Q)if [ -z "$(EX)" ]; then \
+		echo "usage: make $@ EX=NN-name (make exercises lists them)" >&2; exit 2; fi
+	$(Q)exercises/ex.sh $(subst exercise,check,$@) '$(EX)'
+
+# ---------------------------------------------------------------------------
+# make exercise-build EX_SRC=DIR EX_OUT=DIR: build the exercise whose files
+# are in EX_SRC (the learner's exercises/NN-name, or a copy) into EX_OUT.
+# EX_SRC/exercise.conf says what to build:
+#   EX_HOST       the host program's C file (a step, adapted)
+#   EX_GUEST      the guest's sources: .S files (assembled -m32; a real-mode
+#                 guest says .code16 itself) and .c files (compiled for
+#                 EX_GUEST_ARCH, 32 or 64)
+#   EX_GUEST_LD   the guest's linker script: a file in EX_SRC, or guest/...
+# The guest's flat binary reaches the host program as the symbols
+# guest_exercise and guest_exercise_end (guest/embed.S), as in the steps.
+ifneq ($(EX_OUT),)
+include $(EX_SRC)/exercise.conf
+EX_GUEST_ARCH ?= 32
+EX_LD_SCRIPT := $(firstword $(wildcard $(EX_SRC)/$(EX_GUEST_LD)) $(EX_GUEST_LD))
+EX_LD_EMU := $(if $(filter 64,$(EX_GUEST_ARCH)),elf_x86_64,elf_i386)
+EX_GUEST_OBJS := $(patsubst %,$(EX_OUT)/guest-%.o,$(basename $(EX_GUEST)))
+EX_PROGRAM := $(EX_OUT)/$(basename $(EX_HOST))
+
+exercise-build: $(EX_PROGRAM)
+
+$(EX_OUT)/guest-%.o: $(EX_SRC)/%.S | $(EX_OUT)/.dir
+	@echo "  AS      $@"
+	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -c -o $@ $<
+
+$(EX_OUT)/guest-%.o: $(EX_SRC)/%.c | $(EX_OUT)/.dir
+	@echo "  CC$(EX_GUEST_ARCH)    $@"
+	$(Q)$(CC) -m$(EX_GUEST_ARCH) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(EX_OUT)/guest.elf: $(EX_GUEST_OBJS) $(EX_LD_SCRIPT)
+	@echo "  LD      $@"
+	$(Q)$(LD) -m $(EX_LD_EMU) -nostdlib --no-warn-rwx-segments -T $(EX_LD_SCRIPT) -o $@ $(EX_GUEST_OBJS)
+
+$(EX_OUT)/guest.bin: $(EX_OUT)/guest.elf
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin
+	$(Q)$(CC) -c -o $@ -DGUEST_NAME=guest_exercise -DGUEST_FILE='"$(EX_OUT)/guest.bin"' $<
+
+$(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
+	@echo "  CC      $@"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(EX_PROGRAM): $(EX_OUT)/host.o $(EX_OUT)/embed.o
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
+
+$(EX_OUT)/.dir:
+	$(Q)mkdir -p $(EX_OUT) && touch $@
+endif
+
+# make help echoes each word of EXTRA_HELP on a line of its own: a line's
+# spaces are spelled as a shell expansion that gives a space.
+ex_space := $(subst x,,x x)
+ex_help = $(subst $(ex_space),'$${IFS%??}',$(1))
+EXTRA_HELP += $(call ex_help,make exercises       progress: every exercise checked and your score)
+EXTRA_HELP += $(call ex_help,make exercise EX=NN-name  build and check one exercise (EX=04-decimal))
+EXTRA_HELP += $(call ex_help,make hint EX=NN-name      the hint for that exercise)
+EXTRA_HELP += $(call ex_help,make solution-diff EX=NN-name  your work against its solution)
+EXTRA_HELP += $(call ex_help,make reset EX=NN-name     that exercise back to its starting files)

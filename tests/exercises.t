@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The exercises (exercises/NN-name/, solutions/NN-name.diff), as CI sees
+# them. For each exercise:
+#   - its README has the title line, a check section and a hint, and its
+#     starting files carry TODO(NN) marks;
+#   - its solution applies to the starting files (patch --dry-run);
+#   - the diff from the starting files to the solved ones, regenerated,
+#     equals solutions/NN-name.diff byte for byte;
+#   - the starting files build and FAIL their check;
+#   - the solved files PASS it.
+# A check whose program exits 77 (this host's KVM cannot run it, e.g.
+# chapter 6's paging outside long mode) skips natively; in the lab it
+# must pass.
+#
+# Everything is built under $SCRATCH: the repository may be read-only.
+# The starting files are the working tree's, unless a learner has been
+# working on them (their files differ from git's HEAD while the solution
+# does not): then git's HEAD copy is used. EXERCISES_FROM=worktree forces
+# the working tree.
+. "$(dirname "$0")/lib.sh"
+
+# Starting files and solutions must build without a warning. In the lab
+# the CPU is emulated and -O2 -g costs seconds a file: build with -O0.
+export WERROR=1
+if [ "${KVM_LAB:-0}" = 1 ]; then
+	export CFLAGS='-O0 -g0'
+fi
+
+EXERCISES=$(exercises/ex.sh list)
+TESTS_PER_EXERCISE=5
+plan $(($(printf '%s\n' "$EXERCISES" | grep -c .) * TESTS_PER_EXERCISE))
+
+# The learner's files of exercise $1, as exercises/ex.sh sees them.
+learner_files() {
+	(cd "exercises/$1" && find . -type f | sed 's|^\./||') |
+		grep -vxF -e README.md -e check.sh -e exercise.conf | sort
+}
+
+# starting_files EX DEST: copy the exercise's starting files to DEST.
+starting_files() {
+	local ex=$1 dest=$2 files
+	files=$(learner_files "$ex" | sed "s|^|exercises/$ex/|")
+	mkdir -p "$dest"
+	if [ "${EXERCISES_FROM:-}" != worktree ] &&
+		git rev-parse --git-dir >/dev/null 2>&1 &&
+		git cat-file -e "HEAD:exercises/$ex/exercise.conf" 2>/dev/null &&
+		! GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- $files 2>/dev/null &&
+		GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- "solutions/$ex.diff" 2>/dev/null; then
+		diag "$ex: your files differ from git's; testing the committed starting files"
+		git archive HEAD "exercises/$ex" | tar -x -C "$dest" --strip-components=2
+	else
+		cp -R "exercises/$ex/." "$dest/"
+	fi
+}
+
+# check_skipped: after run of a check that exited 77, give lib.sh's
+# unsupported the reason ex.sh printed (on stdout, after "SKIP").
+check_skipped() {
+	ERR=$(printf '%s\n' "$OUT" | sed -n '/^SKIP /,$p' | sed -n '2p' | sed 's/^ *//')
+	unsupported 1
+}
+
+for ex in $EXERCISES; do
+	chapter=${ex%%-*}
+	dir=$SCRATCH/$ex
+	starting_files "$ex" "$dir/start"
+
+	# 1. The parts a learner and the book rely on.
+	problems=
+	head -n 1 "$dir/start/README.md" | grep -Eq "^# $ex: [A-Z]" ||
+		problems="$problems README's first line is not \"# $ex: Title\";"
+	grep -q '^## What the check verifies' "$dir/start/README.md" ||
+		problems="$problems no \"## What the check verifies\" section;"
+	grep -q '^## Hint' "$dir/start/README.md" || problems="$problems no \"## Hint\" section;"
+	grep -rq "TODO($chapter)" "$dir/start" || problems="$problems no TODO($chapter) mark;"
+	is "${problems:-none}" none "$ex: README (title, check, hint) and TODO($chapter) marks"
+
+	# 2. The solution applies to the starting files.
+	run patch --dry-run -p1 -d "$dir/start" -i "$ROOT/solutions/$ex.diff"
+	is "$STATUS" 0 "$ex: solutions/$ex.diff applies (patch --dry-run)"
+
+	# 3. Regenerated from a solved tree, the diff is the committed one.
+	cp -R "$dir/start" "$dir/solved"
+	patch -s -p1 -d "$dir/solved" -i "$ROOT/solutions/$ex.diff" >/dev/null 2>&1 || true
+	exercises/ex.sh diff "$dir/start" "$dir/solved" >"$dir/regenerated.diff"
+	if cmp -s "$dir/regenerated.diff" "solutions/$ex.diff"; then
+		ok 0 "$ex: the solution diff, regenerated from the solved files, is the committed one"
+	else
+		ok 1 "$ex: the solution diff, regenerated from the solved files, is the committed one"
+		diag "$(diff -u "solutions/$ex.diff" "$dir/regenerated.diff" | head -n 30)"
+	fi
+
+	# 4. The starting files build, and fail the check.
+	run exercises/ex.sh check "$ex" --src "$dir/start" --out "$dir/build-start"
+	if ! check_skipped; then
+		if printf '%s\n' "$OUT" | grep -q "does not build"; then
+			ok 1 "$ex: the starting files build and FAIL the check"
+			diag "$OUT"
+		else
+			is "$STATUS" 1 "$ex: the starting files build and FAIL the check" ||
+				diag "$OUT"
+		fi
+	fi
+
+	# 5. The solved files pass it.
+	run exercises/ex.sh check "$ex" --src "$dir/solved" --out "$dir/build-solved"
+	check_skipped || is "$STATUS" 0 "$ex: the solved files PASS the check" || diag "$OUT"
+done
+
+finish
