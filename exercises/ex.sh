@@ -28,8 +28,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EX_DIR=$ROOT/exercises
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
-# The files of an exercise that are not the learner's to edit.
-NOT_LEARNER_FILES='README.md check.sh exercise.conf'
+
 
 die() {
 	printf 'ex.sh: %s\n' "$@" >&2
@@ -62,11 +61,12 @@ title() {
 }
 
 # learner_files DIR...: the learner's files in any of the directories,
-# relative names, sorted, each once.
+# relative names, sorted, each once; not editor backups nor patch's.
 learner_files() {
 	for dir in "$@"; do
 		[ -d "$dir" ] && (cd "$dir" && find . -type f | sed 's|^\./||')
-	done | grep -vxF -e README.md -e check.sh -e exercise.conf | sort -u
+	done | grep -vxF -e README.md -e check.sh -e exercise.conf |
+		grep -vE '(~|\.orig|\.rej|\.swp)$' | sort -u
 }
 
 # build_dir: where builds go. build/ in the repository when we may write

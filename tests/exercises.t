@@ -33,7 +33,8 @@ plan $(($(printf '%s\n' "$EXERCISES" | grep -c .) * TESTS_PER_EXERCISE))
 # The learner's files of exercise $1, as exercises/ex.sh sees them.
 learner_files() {
 	(cd "exercises/$1" && find . -type f | sed 's|^\./||') |
-		grep -vxF -e README.md -e check.sh -e exercise.conf | sort
+		grep -vxF -e README.md -e check.sh -e exercise.conf |
+		grep -vE '(~|\.orig|\.rej|\.swp)$' | sort
 }
 
 # starting_files EX DEST: copy the exercise's starting files to DEST.

@@ -30,7 +30,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-/* listing: memory-map */
 /*
  * Guest-physical memory, 2 MiB of RAM at address 0:
  *
@@ -53,7 +52,6 @@
 #define GUEST_LOAD_ADDR    0x1000
 #define GUEST_STACK_TOP    0xf000
 #define GUEST_EXPECTED     42
-/* end listing: memory-map */
 
 /* The guest's console: the Bochs/QEMU debug port. Bytes written to it are
  * printed; reading it returns 0xE9, which tells the guest it is there. */
@@ -285,7 +283,6 @@ static void vcpu_create(struct vm *vm)
 /* ------------------------------------------------------------------ */
 /* Real mode                                                           */
 
-/* listing: real-mode-sregs */
 /* Put the vCPU in real mode at CS:IP = 0000:1000. In real mode an address
  * is segment * 16 + offset; KVM keeps each segment's base in a hidden
  * cache, so we set selector and base together (base = selector * 16). */
@@ -309,7 +306,6 @@ static void vcpu_setup_real_mode(struct vm *vm)
 	regs.rsp = GUEST_STACK_TOP;
 	kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS", "See dmesg.");
 }
-/* end listing: real-mode-sregs */
 
 /* Copy the guest into memory at GUEST_LOAD_ADDR: the embedded one, or the
  * file named by --guest. Returns its size. */
@@ -376,7 +372,6 @@ static void guest_put_numbers(struct vm *vm, const char *list)
 /* ------------------------------------------------------------------ */
 /* Telling the learner what happened                                   */
 
-/* listing: exit-names */
 /* KVM's exit reasons by name: KVM_RUN tells us why it returned as a
  * number in run->exit_reason, and a number teaches nothing. */
 static const char *const exit_names[] = {
@@ -413,7 +408,6 @@ static const char *exit_name(unsigned int reason)
 	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step4)", reason);
 	return unknown;
 }
-/* end listing: exit-names */
 
 /* Print the registers that explain where the guest was and what it was
  * doing, for every way a run can go wrong. */
@@ -498,7 +492,6 @@ static void watchdog_start(struct vm *vm, double seconds)
 /* ------------------------------------------------------------------ */
 /* The run loop                                                        */
 
-/* listing: handle-io */
 /* KVM_EXIT_IO: the guest executed in or out (or a string version of
  * them). The bytes live in the kvm_run page at data_offset: for "out" the
  * guest's bytes to consume, for "in" the place to put our answer, which
@@ -523,7 +516,6 @@ static int vcpu_handle_io(struct vm *vm)
 		memset(data, CONSOLE_PORT, bytes);
 	return 0;
 }
-/* end listing: handle-io */
 
 /* Print one exit for --trace: its name and the details that matter. */
 static void trace_exit(struct vm *vm)
@@ -551,7 +543,6 @@ static void trace_exit(struct vm *vm)
 /* Why the run ended, for main() to judge. */
 enum run_end { RUN_HALTED, RUN_FAILED };
 
-/* listing: explain-exit */
 /* Say why the guest stopped when it was not a clean HLT: which exit, what
  * KVM told us about it, what it most likely means, and the registers. */
 static void explain_exit(struct vm *vm)
@@ -594,9 +585,7 @@ static void explain_exit(struct vm *vm)
 	}
 	vcpu_dump(vm, stderr);
 }
-/* end listing: explain-exit */
 
-/* listing: run-loop */
 /* Run the vCPU until the guest halts or does something we do not handle.
  * Each pass: enter the guest, and when KVM_RUN returns, look at
  * run->exit_reason to see why. */
@@ -633,9 +622,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 		}
 	}
 }
-/* end listing: run-loop */
 
-/* listing: check-result */
 /* The guest halted: check what it left behind. With the embedded guest
  * both 42s must be there; a guest of the learner's own is only reported. */
 static int guest_check(struct vm *vm, const struct options *opt)
@@ -660,7 +647,6 @@ static int guest_check(struct vm *vm, const struct options *opt)
 	printf("%s: both are %d: the guest ran as it should\n", program, GUEST_EXPECTED);
 	return 0;
 }
-/* end listing: check-result */
 
 int main(int argc, char **argv)
 {
