@@ -36,12 +36,15 @@ BOOK_INPUTS := $(BOOK_MARKED) $(wildcard guest/*.ld tests/golden/*.out exercises
 # Runs shown in the chapters, captured when the book is built (output and
 # exit status) on this machine's /dev/kvm. Where a step's output is the
 # same everywhere, the chapter shows the test suite's golden file instead.
-BOOK_RUNS := step1 step2-trace step3-trace step4-trace \
-	step4-unknown-port step4-triple-fault step4-loop-forever \
+BOOK_RUNS := step1 step1-no-device step1-not-kvm step2 step3-trace step3-unknown-port \
+	step4-trace step4-unknown-port step4-triple-fault step4-loop-forever \
 	step5-trace step6 step7-trace
 book_run_step1 := ./step1
-book_run_step2-trace := ./step2 --trace
-book_run_step3-trace := ./step3 --trace
+book_run_step1-no-device := KVM_DEVICE=/dev/no-such-kvm ./step1
+book_run_step1-not-kvm := KVM_DEVICE=/dev/null ./step1
+book_run_step2 := ./step2
+book_run_step3-trace := ./step3 --trace >/dev/null
+book_run_step3-unknown-port := ./step3 --guest build/tests/guests/unknown-port.bin
 book_run_step4-trace := ./step4 --trace
 book_run_step4-unknown-port := ./step4 --guest build/tests/guests/unknown-port.bin
 book_run_step4-triple-fault := ./step4 --guest build/tests/guests/triple-fault.bin
@@ -93,8 +96,10 @@ $(BOOK_OUT)/run/%.out: $$(firstword $$(subst -, ,$$*)) $$(TEST_GUESTS) | $(BOOK_
 
 # 3. The first pass, one chapter at a time.
 # A chapter needs the runs named after it: stepN.out and stepN-*.out.
+# (book_pct: a % that make's pattern substitution does not see.)
+book_pct := %
 $(BOOK_OUT)/ast/%.json: book/%.md $(BOOK_FILTERS) $(BOOK_INPUTS) $(BOOK_DIAGRAMS) \
-		$$(filter $(BOOK_OUT)/run/$$*.out $(BOOK_OUT)/run/$$*-%.out,$(BOOK_CAPTURES)) | $(BOOK_OUT)/ast
+		$$(filter $(BOOK_OUT)/run/$$*.out $(BOOK_OUT)/run/$$*-$$(book_pct).out,$(BOOK_CAPTURES)) | $(BOOK_OUT)/ast
 	@echo "  PANDOC  $@"
 	$(Q)$(PANDOC) --fail-if-warnings -f markdown-auto_identifiers \
 		--lua-filter book/filters/book.lua -M book-chapter=$* -M book-out=$(BOOK_OUT) \

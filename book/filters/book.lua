@@ -336,32 +336,157 @@ local function exercises(div)
     local f = io.open(path_of(d .. "/README.md"), "rb")
     local readme = pandoc.read(f:read("a"), "markdown")
     f:close()
-    local title, summary = d:match("([^/]*)$"), nil
+    local name = d:match("([^/]*)$")
+    local title, summary = nil, nil
     for _, b in ipairs(readme.blocks) do
-      if b.t == "Header" and title == d:match("([^/]*)$") then
-        title = stringify(b)
+      if b.t == "Header" and not title then
+        -- "# 04-decimal: Print a number in decimal" -> the part after the name
+        title = stringify(b):gsub("^" .. name:gsub("%-", "%%-") .. ":%s*", "")
       elseif b.t == "Para" and not summary then
         summary = b
       end
     end
-    local item = { pandoc.Para({ pandoc.Strong({ pandoc.Str(title) }) }) }
+    local item = { pandoc.Para({ pandoc.Strong({ pandoc.Str(title or name) }),
+      pandoc.Str(" ("), pandoc.Code(d .. "/"), pandoc.Str(")") }) }
     if summary then
       item[#item + 1] = summary
     end
-    for _, b in ipairs(check_section(readme.blocks)) do
-      item[#item + 1] = b
+    local check = check_section(readme.blocks)
+    if #check > 0 then
+      item[#item + 1] = pandoc.Para({ pandoc.Str("The check verifies:") })
+      for _, b in ipairs(check) do
+        item[#item + 1] = b
+      end
     end
-    item[#item + 1] = pandoc.Para({ pandoc.Str("In the repository: "), pandoc.Code(d .. "/"),
-      pandoc.Str(" (its README.md has the details and hints).") })
+    item[#item + 1] = pandoc.Para({ pandoc.Str("Check your work with "),
+      pandoc.Code("make exercise EX=" .. name), pandoc.Str("; "),
+      pandoc.Code("make hint EX=" .. name), pandoc.Str(" gives a hint, and the solution is "),
+      pandoc.Code("solutions/" .. name .. ".diff"), pandoc.Str(". The README in the"
+        .. " exercise's directory has the details.") })
     items[#items + 1] = item
   end
   return {
     pandoc.Header(2, { pandoc.Str("Exercises") }),
-    pandoc.Para({ pandoc.Str("Each exercise is a directory of its own under "),
-      pandoc.Code("exercises/"), pandoc.Str(", with a README that says what to do"
-        .. " and how to check your work.") }),
+    pandoc.Para({ pandoc.Str("Each exercise is a directory under "), pandoc.Code("exercises/"),
+      pandoc.Str(" with starting files that build but fail their check, and "),
+      pandoc.Code("TODO"), pandoc.Str(" marks where your work goes. "),
+      pandoc.Code("make exercises"), pandoc.Str(" shows your progress through all of them.") }),
     pandoc.OrderedList(items),
   }
+end
+
+local function ioctls_of(path)
+  local lines = markers.read_lines(path_of(path))
+  local found = {}
+  for _, line in ipairs(lines or {}) do
+    for name in line:gmatch("ioctl%s*%([^,()]+,%s*(KVM_[%u%d_]+)") do
+      found[name] = true
+    end
+  end
+  return found
+end
+
+-- ::: {.ioctl-index glob="steps/step*.c"} with a definition list inside,
+-- one term per ioctl (its name in `code`): each definition gets the
+-- steps that use it, and a list of what each step adds comes first.
+-- An ioctl a step uses but the list lacks, or one the list describes but
+-- no step uses, is an error: the appendix cannot drift from the code.
+local function ioctl_index(div)
+  local p = io.popen("cd " .. shell_quote(root) .. " && ls " .. div.attributes.glob .. " 2>/dev/null")
+  local steps = {}
+  for f in p:lines() do
+    local n = tonumber(f:match("step(%d+)%.c$"))
+    if n then
+      steps[#steps + 1] = { n = n, file = f, uses = ioctls_of(f) }
+    end
+  end
+  p:close()
+  table.sort(steps, function(a, b) return a.n < b.n end)
+  if #steps == 0 then
+    fail("ioctl-index: no step matches " .. tostring(div.attributes.glob))
+  end
+  local list
+  for _, b in ipairs(div.content) do
+    if b.t == "DefinitionList" then
+      list = b
+    end
+  end
+  if not list then
+    fail("ioctl-index: no definition list inside")
+  end
+  local described = {}
+  for _, item in ipairs(list.content) do
+    local names = {}
+    for _, i in ipairs(item[1]) do
+      if i.t == "Code" then
+        names[#names + 1] = i.text
+        described[i.text] = true
+      end
+    end
+    if #names == 0 then
+      fail("ioctl-index: a term without its ioctl name in `code`")
+    end
+    local name = table.concat(names, " and ")
+    local users = {}
+    for _, s in ipairs(steps) do
+      local uses = false
+      for _, n in ipairs(names) do
+        uses = uses or s.uses[n]
+      end
+      if uses then
+        if #users > 0 then
+          users[#users + 1] = pandoc.Str(", ")
+        end
+        users[#users + 1] = pandoc.Link({ pandoc.Str("step " .. s.n) }, "#step" .. s.n)
+      end
+    end
+    if #users == 0 then
+      fail("ioctl-index: " .. name .. " is described, but no step uses it")
+    end
+    local defs = item[2]
+    local used = pandoc.Para({ pandoc.Emph({ pandoc.Str("Used in: ") }) })
+    for _, u in ipairs(users) do
+      used.content:insert(u)
+    end
+    if #defs == 0 then
+      defs[1] = { used }
+    else
+      table.insert(defs[#defs], used)
+    end
+  end
+  local by_step, seen = {}, {}
+  for _, s in ipairs(steps) do
+    local new = {}
+    for name in pairs(s.uses) do
+      if not described[name] then
+        fail("ioctl-index: " .. s.file .. " uses " .. name .. ", which the list does not describe")
+      end
+      if not seen[name] then
+        new[#new + 1] = name
+      end
+    end
+    table.sort(new)
+    for _, name in ipairs(new) do
+      seen[name] = true
+    end
+    local inl = { pandoc.Link({ pandoc.Str("Step " .. s.n) }, "#step" .. s.n), pandoc.Str(": ") }
+    if #new == 0 then
+      inl[#inl + 1] = pandoc.Str("no new ioctls")
+    end
+    for i, name in ipairs(new) do
+      if i > 1 then
+        inl[#inl + 1] = pandoc.Str(", ")
+      end
+      inl[#inl + 1] = pandoc.Code(name)
+    end
+    by_step[#by_step + 1] = { pandoc.Plain(inl) }
+  end
+  local out = { pandoc.Para({ pandoc.Str("What each step adds (taken from the steps' sources when"
+    .. " this book was built):") }), pandoc.BulletList(by_step) }
+  for _, b in ipairs(div.content) do
+    out[#out + 1] = b
+  end
+  return out
 end
 
 local function slugify(text)
@@ -451,6 +576,8 @@ local function build(doc)
     Div = guarded(function(div)
       if div.classes:includes("exercises") then
         return exercises(div)
+      elseif div.classes:includes("ioctl-index") then
+        return ioctl_index(div)
       end
     end),
   })
