@@ -29,7 +29,6 @@ EX_DIR=$ROOT/exercises
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
 
-
 die() {
 	printf 'ex.sh: %s\n' "$@" >&2
 	exit 2
@@ -216,7 +215,7 @@ build() {
 	"${MAKE:-make}" --no-print-directory -C "$ROOT" exercise-build \
 		EX_SRC="$2" EX_OUT="$3" >"$log" 2>&1 || status=$?
 	# The "  CC  file" progress lines say nothing a learner needs here.
-	grep -Ev '^  [A-Z0-9]+ +/' "$log" || true
+	grep -Ev '^  [A-Z0-9]+ +/|Nothing to be done' "$log" || true
 	return "$status"
 }
 

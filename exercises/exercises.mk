@@ -25,7 +25,8 @@ exercise hint solution-diff reset:
 #   EX_HOST       the host program's C file (a step, adapted)
 #   EX_GUEST      the guest's sources: .S files (assembled -m32; a real-mode
 #                 guest says .code16 itself) and .c files (compiled for
-#                 EX_GUEST_ARCH, 32 or 64)
+#                 EX_GUEST_ARCH, 32 or 64); none if the guest is bytes in
+#                 the host's C file, as in step 3
 #   EX_GUEST_LD   the guest's linker script: a file in EX_SRC, or guest/...
 # The guest's flat binary reaches the host program as the symbols
 # guest_exercise and guest_exercise_end (guest/embed.S), as in the steps.
@@ -61,7 +62,7 @@ $(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(EX_PROGRAM): $(EX_OUT)/host.o $(EX_OUT)/embed.o
+$(EX_PROGRAM): $(EX_OUT)/host.o $(if $(strip $(EX_GUEST)),$(EX_OUT)/embed.o)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
 
