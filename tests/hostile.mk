@@ -25,3 +25,15 @@ $(BUILD)/tests/hostile:
 	$(Q)mkdir -p $@
 
 test-prereqs: $(HOSTILE_GUESTS)
+
+# make fuzz SEED=N COUNT=N: COUNT random guests (default 10000) from SEED
+# (default 1) through every step that runs a guest; see tests/fuzz.pl.
+# FUZZ_JOBS=N runs N at a time (default: one per CPU).
+.PHONY: fuzz
+fuzz: all
+	$(Q)tests/fuzz.pl --seed $(or $(SEED),1) --count $(or $(COUNT),10000) $(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS))
+
+# make help prints each word of EXTRA_HELP on a line: spaces inside a
+# line are written as ${IFS%??}, which the shell expands to a space.
+hostile_space := $(subst x,,x x)
+EXTRA_HELP += $(subst $(hostile_space),'$${IFS%??}',make fuzz SEED=1 COUNT=10000  random guests through every step: counts by exit reason)
