@@ -819,16 +819,17 @@ static void trace_mode(struct vm *vm, const char *when)
 /* listing: trace-translate */
 /* --trace: ask KVM how the guest's page tables translate a virtual
  * address, as the guest's MMU would (KVM_TRANSLATE). This is the host's
- * view of the mapping, before the guest runs a single instruction. */
+ * view of the mapping, before the guest runs a single instruction.
+ * (On x86 KVM fills in only valid and physical_address: its writeable
+ * field is always 1, whatever the page table entry says.) */
 static void trace_translate(struct vm *vm, uint64_t virtual)
 {
 	struct kvm_translation tr = { .linear_address = virtual };
 
 	kvm_ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr, "KVM_TRANSLATE", "See dmesg.");
 	if (tr.valid)
-		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx%s\n",
-			(unsigned long long)virtual, tr.physical_address,
-			tr.writeable ? " (writable)" : " (read-only)");
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx\n",
+			(unsigned long long)virtual, tr.physical_address);
 	else
 		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> not mapped\n",
 			(unsigned long long)virtual);
@@ -1075,6 +1076,10 @@ int main(int argc, char **argv)
 		trace_mode(&vm, "start");
 		trace_translate(&vm, GUEST_LOAD_ADDR);
 		trace_translate(&vm, NOTE_VADDR);
+		fprintf(stderr, "[trace] the note's page table entry: 0x%x (%s)\n",
+			pte32(GUEST_NOTE_ADDR, note_flags),
+			!(note_flags & PTE_P) ? "not present" :
+			note_flags & PTE_W ? "present, writable" : "present, read-only");
 	}
 
 	watchdog_start(&vm, opt.timeout);

@@ -687,16 +687,17 @@ static void trace_mode(struct vm *vm, const char *when)
 /* listing: trace-translate */
 /* --trace: ask KVM how the guest's page tables translate a virtual
  * address, as the guest's MMU would (KVM_TRANSLATE). This is the host's
- * view of the mapping, before the guest runs a single instruction. */
+ * view of the mapping, before the guest runs a single instruction.
+ * (On x86 KVM fills in only valid and physical_address: its writeable
+ * field is always 1, whatever the page table entry says.) */
 static void trace_translate(struct vm *vm, uint64_t virtual)
 {
 	struct kvm_translation tr = { .linear_address = virtual };
 
 	kvm_ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr, "KVM_TRANSLATE", "See dmesg.");
 	if (tr.valid)
-		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx%s\n",
-			(unsigned long long)virtual, tr.physical_address,
-			tr.writeable ? " (writable)" : " (read-only)");
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx\n",
+			(unsigned long long)virtual, tr.physical_address);
 	else
 		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> not mapped\n",
 			(unsigned long long)virtual);

@@ -13,8 +13,8 @@ is "$STATUS" 0 "step7 --trace exits 0"
 like "$ERR" '^\[trace\] start: cr0 0x80010011 \(PE ET WP PG\)  cr3 0x100000  cr4 0x20 \(PAE\)  efer 0x500 \(LME LMA\)$' \
 	"the trace starts in long mode: PG, PAE, LME and LMA, CR3 at the PML4"
 like "$ERR" '^\[trace\] start: cs 0x0008 .* db 0 l 1 ' "... with a 64-bit code segment (l=1, db=0)"
-like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0x1000 -> physical 0x1000 ' "KVM_TRANSLATE: the low mapping is identity"
-like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0xffffffff80001000 -> physical 0x1000 ' "KVM_TRANSLATE: the high half maps the same page"
+like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0x1000 -> physical 0x1000$' "KVM_TRANSLATE: the low mapping is identity"
+like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0xffffffff80001000 -> physical 0x1000$' "KVM_TRANSLATE: the high half maps the same page"
 printed=$(printf '%s\n' "$OUT" | grep -v '^step7: ' | wc -c)
 is "$(printf '%s\n' "$ERR" | grep -c "out port 0xe9")" "$printed" "one out exit per byte the guest prints ($printed)"
 like "$ERR" '^\[trace\] KVM_EXIT_HLT +rip 0xffffffff8000[0-9a-f]{4}$' "the guest halts in the high half"
