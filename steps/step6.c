@@ -646,18 +646,23 @@ static size_t guest_load(struct vm *vm, const struct options *opt)
 		memcpy(vm->mem + GUEST_LOAD_ADDR, guest_hello32, size);
 		return size;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse
+	 * anything but a regular file right after). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		die(2, "cannot open guest file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		die(2, "cannot stat guest file %s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		die(2, "guest file %s is a directory, not a flat binary", path);
+	if (!S_ISREG(st.st_mode))
+		die(2, "guest file %s is not a regular file", path);
 	if (st.st_size == 0)
 		die(2, "guest file %s is empty: there is nothing to run", path);
-	if (!S_ISREG(st.st_mode) || (uintmax_t)st.st_size > room)
-		die(2, "guest file %s is too large or not a regular file: the guest has\n"
-		    "  room for %zu bytes at 0x%x", path, room, GUEST_LOAD_ADDR);
+	if ((uintmax_t)st.st_size > room)
+		die(2, "guest file %s is too large: %jd bytes, and the guest has room\n"
+		    "  for %zu bytes at 0x%x", path, (intmax_t)st.st_size, room,
+		    GUEST_LOAD_ADDR);
 	got = read(fd, vm->mem + GUEST_LOAD_ADDR, st.st_size);
 	if (got != st.st_size)
 		die(2, "cannot read guest file %s: %s", path,
@@ -1067,8 +1072,8 @@ int main(int argc, char **argv)
 		guest_build_tables_pae(&vm, note_flags);
 	else
 		guest_build_tables32(&vm, note_flags);
-	vcpu_setup_paging(&vm, &opt);
 	size = guest_load(&vm, &opt);
+	vcpu_setup_paging(&vm, &opt);
 	printf("%s: %s paging, 4 KiB pages, tables at 0x%x built by the host\n", program,
 	       opt.pae ? "PAE" : "32-bit", GUEST_PAGE_DIR);
 	if (opt.trace) {
