@@ -607,15 +607,61 @@ static void vcpu_dump(struct vm *vm, FILE *out)
 }
 
 /* listing: show-code */
-/* The bytes at RIP, so a learner can see which instruction KVM could not
- * handle. RIP is a virtual address: KVM_TRANSLATE walks the guest's page
- * tables for us, byte by byte (the code may cross a page), and we check
- * that each physical address lies in guest memory before reading. */
-static void guest_show_code(struct vm *vm, FILE *out)
+/* Read up to n bytes of the guest's code from a linear address into buf.
+ * Each byte's address goes through KVM_TRANSLATE (which knows the mode
+ * and walks the page tables, if any) and is checked against our RAM
+ * before we read it: the guest controls where its code is. Returns the
+ * number of bytes read; *stop says why it stopped short, or is NULL. */
+static int guest_read_code(struct vm *vm, uint64_t linear, uint8_t *buf, int n,
+			   const char **stop)
 {
 	struct kvm_translation tr;
+	int i;
+
+	*stop = NULL;
+	for (i = 0; i < n; i++) {
+		tr = (struct kvm_translation){ .linear_address = linear + i };
+		if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid) {
+			*stop = "not mapped";
+			break;
+		}
+		if (tr.physical_address >= GUEST_MEM_SIZE) {
+			*stop = "no RAM there";
+			break;
+		}
+		buf[i] = vm->mem[tr.physical_address];
+	}
+	return i;
+}
+
+/* Print the code bytes read from linear, and name the instructions a
+ * KVM without hardware virtualization (kvm_pvm) cannot emulate at
+ * privilege level 0: int3 (cc), int n (cd) and 32-bit iret (cf). */
+static void print_code(FILE *out, uint64_t linear, const uint8_t *code, int n,
+		       const char *stop)
+{
+	fprintf(out, "  code at 0x%llx:", (unsigned long long)linear);
+	for (int i = 0; i < n; i++)
+		fprintf(out, " %02x", code[i]);
+	if (stop)
+		fprintf(out, "%s(%s)", n ? " ... " : " ", stop);
+	fputc('\n', out);
+	if (n && (code[0] == 0xcc || code[0] == 0xcd || code[0] == 0xcf))
+		fprintf(out, "  (%s in kernel mode: some KVMs without hardware virtualization,\n"
+			"  such as kvm_pvm, cannot emulate it; a hardware KVM can)\n",
+			code[0] == 0xcc ? "int3" : code[0] == 0xcd ? "int n" : "iret");
+}
+
+/* The bytes at RIP, so a learner can see which instruction the guest
+ * was at. In 64-bit mode CS has no base: RIP is the virtual address,
+ * which guest_read_code() translates through the guest's page tables. */
+static void guest_show_code(struct vm *vm, FILE *out)
+{
 	struct kvm_regs r;
 	struct kvm_sregs s;
+	const char *stop;
+	uint8_t code[8];
+	int n;
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
@@ -624,20 +670,8 @@ static void guest_show_code(struct vm *vm, FILE *out)
 		fprintf(out, "  (the vCPU is no longer in long mode: KVM reset it, RIP tells nothing)\n");
 		return;
 	}
-	fprintf(out, "  code at 0x%llx:", r.rip);
-	for (int i = 0; i < 8; i++) {
-		tr = (struct kvm_translation){ .linear_address = r.rip + i };
-		if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid) {
-			fprintf(out, " (not mapped)");
-			break;
-		}
-		if (tr.physical_address >= GUEST_MEM_SIZE) {
-			fprintf(out, " (physical 0x%llx: not in guest memory)", tr.physical_address);
-			break;
-		}
-		fprintf(out, " %02x", vm->mem[tr.physical_address]);
-	}
-	fputc('\n', out);
+	n = guest_read_code(vm, r.rip, code, sizeof(code), &stop);
+	print_code(out, r.rip, code, n, stop);
 }
 /* end listing: show-code */
 
@@ -839,7 +873,8 @@ static void explain_exit(struct vm *vm)
 	case KVM_EXIT_INTERNAL_ERROR:
 		fprintf(stderr, "  suberror %u%s\n", run->internal.suberror,
 			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-			": KVM could not emulate the instruction at RIP (its bytes below)" : "");
+			": KVM could not emulate the instruction at RIP (below: its bytes,\n"
+			"  or why there are none)" : "");
 		guest_show_code(vm, stderr);
 		break;
 	default:

@@ -3,7 +3,7 @@
 # GDT and the guest's own boot loader), the mode in the trace, and guests
 # whose segments are broken.
 . "$(dirname "$0")/lib.sh"
-plan 26
+plan 30
 
 run ./step5
 is "$STATUS" 0 "step5 exits 0"
@@ -39,6 +39,12 @@ run ./step5 --boot --guest build/tests/guests/bad-gdt.bin --timeout 5
 is "$STATUS" 1 "a boot loader whose GDT code descriptor is not present: status 1, no hang"
 like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
 like "$ERR" 'not present or of the wrong type' "... explained by the descriptor"
+
+run ./step5 --guest build/tests/guests/int3-32.bin --timeout 5
+is "$STATUS" 1 "a guest executing int3 with no IDT: status 1, no hang"
+like "$ERR" 'stopped: KVM_EXIT_(INTERNAL_ERROR|SHUTDOWN)$' "... KVM_EXIT_INTERNAL_ERROR (kvm_pvm) or KVM_EXIT_SHUTDOWN (hardware)"
+like "$ERR" '^  code at 0x1000: cc f4 |stopped: KVM_EXIT_SHUTDOWN' "... with the bytes at EIP when KVM could not emulate them"
+like "$ERR" '^  \(int3 in kernel mode: |stopped: KVM_EXIT_SHUTDOWN' "... naming int3 as what such a KVM cannot emulate"
 
 run ./step5 --guest build/tests/guests/halt32.bin
 is "$STATUS" 0 "a 32-bit --guest runs in the host's protected mode"
