@@ -362,7 +362,7 @@ local function exercises(div)
       pandoc.Code("make exercise EX=" .. name), pandoc.Str("; "),
       pandoc.Code("make hint EX=" .. name), pandoc.Str(" gives a hint, and the solution is "),
       pandoc.Code("solutions/" .. name .. ".diff"), pandoc.Str(". The README in the"
-        .. " exercise's directory has the details.") })
+        .. " exercise’s directory has the details.") })
     items[#items + 1] = item
   end
   return {
