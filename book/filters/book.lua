@@ -481,7 +481,7 @@ local function ioctl_index(div)
     end
     by_step[#by_step + 1] = { pandoc.Plain(inl) }
   end
-  local out = { pandoc.Para({ pandoc.Str("What each step adds (taken from the steps' sources when"
+  local out = { pandoc.Para({ pandoc.Str("What each step adds (taken from the steps’ sources when"
     .. " this book was built):") }), pandoc.BulletList(by_step) }
   for _, b in ipairs(div.content) do
     out[#out + 1] = b
