@@ -39,10 +39,19 @@ endif
 HOST_CFLAGS := -std=gnu11 -O2 -g $(WARNINGS) $(CFLAGS)
 HOST_LDFLAGS := $(LDFLAGS)
 
-# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer, in a
-# build directory of their own so the two builds never mix.
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer. The
+# steps' objects go to a build directory of their own so the two builds
+# never mix; the guests (freestanding, never sanitized) stay in build/,
+# where the tests find them. ./stepN is linked from one or the other:
+# STEP_LINKED names the last one, and is rewritten (as the Makefile is
+# read: .SECONDARY would not remake a missing stamp) on a switch, which
+# relinks the steps.
+STEP_BUILD := $(BUILD)
+STEP_FLAVOUR := $(if $(filter 1,$(SANITIZE)),sanitize,plain)
+STEP_LINKED := $(BUILD)/steps-linked
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(STEP_LINKED) 2>/dev/null)" = $(STEP_FLAVOUR) ] || echo $(STEP_FLAVOUR) >$(STEP_LINKED); })
 ifeq ($(SANITIZE),1)
-BUILD := build/sanitize
+STEP_BUILD := build/sanitize
 HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 HOST_LDFLAGS += -fsanitize=address,undefined
 endif
@@ -120,19 +129,19 @@ $(BUILD)/embed/%.o: guest/embed.S $(BUILD)/guest/%.bin | $(BUILD)/embed
 # ---------------------------------------------------------------------------
 # Steps: one C file each, plus its embedded guests.
 
-$(BUILD)/steps/%.o: steps/%.c | $(BUILD)/steps
+$(STEP_BUILD)/steps/%.o: steps/%.c | $(STEP_BUILD)/steps
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
 
 .SECONDEXPANSION:
-$(STEPS): %: $(BUILD)/steps/%.o $$(addprefix $(BUILD)/embed/,$$(addsuffix .o,$$($$*_GUESTS)))
+$(STEPS): %: $(STEP_BUILD)/steps/%.o $$(addprefix $(BUILD)/embed/,$$(addsuffix .o,$$($$*_GUESTS))) $(STEP_LINKED)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^)
 
-$(BUILD)/guest $(BUILD)/embed $(BUILD)/steps:
+$(BUILD)/guest $(BUILD)/embed $(sort $(BUILD)/steps $(STEP_BUILD)/steps):
 	$(Q)mkdir -p $@
 
--include $(wildcard $(BUILD)/steps/*.d $(BUILD)/guest/*.d)
+-include $(wildcard $(STEP_BUILD)/steps/*.d $(BUILD)/guest/*.d)
 
 # ---------------------------------------------------------------------------
 # The commands of DESIGN.md.
