@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One step per mode under valgrind (memcheck, every leak kind an error):
+# the embedded guest, a guest stopped by the watchdog and one that ends
+# in an exit the step does not handle. No invalid access, no uninitialised
+# value, no leak. Valgrind comes with the host (make deps does not install
+# it): without it the tests skip natively, and fail in the lab, where
+# nothing may skip. A sanitized build (make SANITIZE=1) cannot run under
+# valgrind: skipped then too (CI runs this file on the plain build).
+. "$(dirname "$0")/lib.sh"
+
+# STEP GUEST (empty: the embedded one) STATUS, per mode.
+RUNS="step4 - 0
+step4 build/tests/hostile/real-port-flood.bin 1
+step4 build/tests/hostile/real-ram-edge.bin 1
+step5 - 0
+step5 build/tests/hostile/prot-loop.bin 1
+step5 build/tests/hostile/prot-mmio-read.bin 1
+step6 - 0
+step6 build/tests/hostile/prot-port-flood.bin 1
+step7 - 0
+step7 build/tests/hostile/long-loop.bin 1
+step7 build/tests/hostile/long-mmio-read.bin 1"
+PER_RUN=2
+
+runs=$(printf '%s\n' "$RUNS" | while read -r step _ _; do [ -x "./$step" ] && echo x; done | wc -l)
+plan $((runs * PER_RUN))
+
+why=
+if ! command -v valgrind >/dev/null; then
+	why="valgrind is not installed"
+elif [ "$(cat build/steps-linked 2>/dev/null)" = sanitize ]; then
+	why="the steps are built with SANITIZE=1, which valgrind cannot run"
+fi
+if [ -n "$why" ]; then
+	if [ "${KVM_LAB:-0}" = 1 ] && [ "$why" = "valgrind is not installed" ]; then
+		for _ in $(seq $((runs * PER_RUN))); do ok 1 "skipped in the lab, where nothing may skip: $why"; done
+	else
+		skip $((runs * PER_RUN)) "$why"
+	fi
+	finish
+fi
+
+TEST_TIMEOUT=300
+while read -r step guest status; do
+	[ -x "./$step" ] || continue
+	args=()
+	[ "$guest" = - ] || args=(--guest "$guest" --timeout 2)
+	run valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+		--error-exitcode=99 "./$step" "${args[@]}"
+	name="valgrind $step ${guest##*/}"
+	[ "$guest" = - ] && name="valgrind $step (embedded guest)"
+	unsupported $PER_RUN && continue
+	is "$STATUS" "$status" "$name: status $status (99 is valgrind's: errors found)"
+	unlike "$ERR" '^==[0-9]+== ' "$name: no valgrind report"
+done <<<"$RUNS"
+finish
