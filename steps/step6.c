@@ -382,14 +382,14 @@ static const struct kvm_segment flat_data32 = {
  * Pack a segment into the 8-byte descriptor the CPU reads from the GDT.
  * The fields are scattered for compatibility with the 80286:
  *
- *  63      56 55 54 53 52 51   48 47 46 45 44 43   40 39      32
- * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
- * |base 31:24|G |DB|L |AV|lim19:16|P | DPL |S | type  |base 23:16|
- * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
- *  31                         16 15                             0
- * +-----------------------------+-------------------------------+
- * |          base 15:0          |          limit 15:0           |
- * +-----------------------------+-------------------------------+
+ *  63        56 55 54 53 52 51         48 47 46 45 44 43  40 39        32
+ * +------------+--+--+--+--+-------------+--+-----+--+------+------------+
+ * | base 31:24 |G |DB|L |AV| limit 19:16 |P | DPL |S | type | base 23:16 |
+ * +------------+--+--+--+--+-------------+--+-----+--+------+------------+
+ *  31                              16 15                                0
+ * +----------------------------------+-----------------------------------+
+ * |            base 15:0             |             limit 15:0            |
+ * +----------------------------------+-----------------------------------+
  *
  * The limit has 20 bits: with G=1 it counts 4 KiB pages, so 0xfffff
  * means 4 GiB. Type 0xb: code (8) + readable (2) + accessed (1); type 0x3:
@@ -443,10 +443,10 @@ static void guest_build_gdt(struct vm *vm)
  * address of a 4 KiB-aligned page (of the next table, or of memory)
  * and flags in the low 12 bits.
  *
- *  31                                  12 11   9 8 7  6 5  4   3   2  1 0
- * +--------------------------------------+------+-+--+-+-+---+---+--+--+-+
- * |      physical page address 31:12     |avail.|G|PS|D|A|PCD|PWT|US|RW|P|
- * +--------------------------------------+------+-+--+-+-+---+---+--+--+-+
+ *  31                              12 11  9 8  7  6  5  4   3   2  1  0
+ * +----------------------------------+-----+--+--+--+--+---+---+--+--+--+
+ * |      physical address 31:12      |avail|G |PS|D |A |PCD|PWT|US|RW|P |
+ * +----------------------------------+-----+--+--+--+--+---+---+--+--+--+
  *
  * P: present; a clear P makes the whole entry mean "not mapped". RW:
  * writable (with CR0.WP, for the kernel too). US: user (CPL 3) may use
@@ -502,10 +502,10 @@ static void guest_build_tables32(struct vm *vm, uint32_t note_flags)
  * the physical address can go beyond 4 GiB; bit 63 is XD (no execute,
  * needs EFER.NXE). Long mode (step 7) uses this format at every level.
  *
- *  63 62      52 51                       12 11  9 8 7  6 5  4   3   2  1 0
- * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
- * |XD| (avail.) |  physical address 51:12   |avail|G|PS|D|A|PCD|PWT|US|RW|P|
- * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ *  63 62    52 51                    12 11  9 8  7  6  5  4   3   2  1  0
+ * +--+--------+------------------------+-----+--+--+--+--+---+---+--+--+--+
+ * |XD| avail. | physical address 51:12 |avail|G |PS|D |A |PCD|PWT|US|RW|P |
+ * +--+--------+------------------------+-----+--+--+--+--+---+---+--+--+--+
  *
  * The top level, the PDPT's 4 entries, is special: only P (and the cache
  * bits) may be set; RW and US there are reserved and make the CPU refuse

@@ -361,14 +361,14 @@ static const struct kvm_segment flat_data = {
  * Pack a segment into the 8-byte descriptor the CPU reads from the GDT.
  * The fields are scattered for compatibility with the 80286:
  *
- *  63      56 55 54 53 52 51   48 47 46 45 44 43   40 39      32
- * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
- * |base 31:24|G |DB|L |AV|lim19:16|P | DPL |S | type  |base 23:16|
- * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
- *  31                         16 15                             0
- * +-----------------------------+-------------------------------+
- * |          base 15:0          |          limit 15:0           |
- * +-----------------------------+-------------------------------+
+ *  63        56 55 54 53 52 51         48 47 46 45 44 43  40 39        32
+ * +------------+--+--+--+--+-------------+--+-----+--+------+------------+
+ * | base 31:24 |G |DB|L |AV| limit 19:16 |P | DPL |S | type | base 23:16 |
+ * +------------+--+--+--+--+-------------+--+-----+--+------+------------+
+ *  31                              16 15                                0
+ * +----------------------------------+-----------------------------------+
+ * |            base 15:0             |             limit 15:0            |
+ * +----------------------------------+-----------------------------------+
  *
  * As in step 5, with bit 53, L, now set in the code descriptor: 64-bit
  * code. Type 0xb: code (8) + readable (2) + accessed (1); type 0x3:
@@ -420,10 +420,10 @@ static void guest_build_gdt(struct vm *vm)
  * One page table entry, the same 64-bit format at every level (PAE and
  * long mode; step 6 draws the 32-bit kind):
  *
- *  63 62      52 51                       12 11  9 8 7  6 5  4   3   2  1 0
- * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
- * |XD| (avail.) |  physical address 51:12   |avail|G|PS|D|A|PCD|PWT|US|RW|P|
- * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ *  63 62    52 51                    12 11  9 8  7  6  5  4   3   2  1  0
+ * +--+--------+------------------------+-----+--+--+--+--+---+---+--+--+--+
+ * |XD| avail. | physical address 51:12 |avail|G |PS|D |A |PCD|PWT|US|RW|P |
+ * +--+--------+------------------------+-----+--+--+--+--+---+---+--+--+--+
  *
  * P: present. RW: writable. US: user (CPL 3) may use it. A, D: accessed
  * and dirty, set by the CPU. PS: in a PD entry, this maps a 2 MiB page
