@@ -8,10 +8,6 @@
 # "STEP:CASE" -> reason. Their tests run as TAP TODO tests: a failure is
 # shown but does not fail the suite, and a pass is reported as a surprise.
 declare -A KNOWN=(
-	[step5:a device as the guest file]="step5 checks the size before the file type"
-	[step5:a FIFO as the guest file]="step5 waits in open() for a writer"
-	[step7:a device as the guest file]="step7 checks the size before the file type"
-	[step7:a FIFO as the guest file]="step7 waits in open() for a writer"
 )
 
 # check STEP CASE STATUS REGEX: the last run exited STATUS, and stderr
