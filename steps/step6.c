@@ -546,7 +546,8 @@ static void guest_build_tables_pae(struct vm *vm, uint32_t note_flags)
 	table64_set(vm, GUEST_PAE_PD, 0, pte_pae(GUEST_PT_RAM, PTE_P | PTE_W));
 	table64_set(vm, GUEST_PAE_PD, (NOTE_VADDR >> 21) & 511,
 		    pte_pae(GUEST_PT_NOTE, PTE_P | PTE_W));
-	table64_set(vm, GUEST_PAGE_DIR, NOTE_VADDR >> 30, pte_pae(GUEST_PAE_PD, PTE_P));
+	/* PDPT[0] covers the first GiB, RAM and note alike; only P here. */
+	table64_set(vm, GUEST_PAGE_DIR, 0, pte_pae(GUEST_PAE_PD, PTE_P));
 }
 /* end listing: tables-pae */
 
@@ -565,19 +566,13 @@ static uint32_t guest_write_note(struct vm *vm, const struct options *opt)
 }
 /* end listing: note */
 
-/* What to tell a learner whose KVM dropped a paging bit. */
-static const char *paging_advice(const struct options *opt)
-{
-	return opt->pae ?
-		"  Such a KVM (kvm_pvm, a KVM without hardware virtualization, is one)\n"
-		"  pages only in long mode: the guest's first instruction would end in\n"
-		"  KVM_EXIT_SHUTDOWN. Step 7's long mode runs here; for this step use\n"
-		"  the lab: make lab CMD='./step6 --pae'" :
-		"  Such a KVM (kvm_pvm, a KVM without hardware virtualization, is one)\n"
-		"  pages only in long mode: the guest's first instruction would end in\n"
-		"  KVM_EXIT_SHUTDOWN. Step 7's long mode runs here; for this step use\n"
-		"  the lab: make lab CMD=./step6";
-}
+/* What to tell a learner whose KVM dropped a paging bit; the lab
+ * command to try follows it. */
+static const char paging_advice[] =
+	"  Such a KVM (kvm_pvm, a KVM without hardware virtualization, is one)\n"
+	"  pages only in long mode: the guest's first instruction would end in\n"
+	"  KVM_EXIT_SHUTDOWN. Step 7's long mode runs here; for this step use\n"
+	"  the lab: make lab CMD=";
 
 /* listing: check-paging */
 /* Ask KVM what it made of our control registers: KVM_GET_SREGS after
@@ -587,16 +582,17 @@ static const char *paging_advice(const struct options *opt)
 static void vcpu_check_paging(struct vm *vm, const struct kvm_sregs *wanted,
 			      const struct options *opt)
 {
+	const char *lab = opt->pae ? "'./step6 --pae'" : "./step6";
 	struct kvm_sregs got;
 
 	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &got, "KVM_GET_SREGS", "See dmesg.");
 	if ((got.cr0 & CR0_PG) && (got.cr4 & CR4_PAE) == (wanted->cr4 & CR4_PAE))
 		return;
 	if (!(got.cr0 & CR0_PG))
-		die(77, "this host's KVM cannot run %s paging: it dropped CR0.PG (set cr0 0x%llx, read back 0x%llx)\n%s",
-		    opt->pae ? "PAE" : "32-bit", wanted->cr0, got.cr0, paging_advice(opt));
-	die(77, "this host's KVM cannot run PAE paging: it dropped CR4.PAE (set cr4 0x%llx, read back 0x%llx)\n%s",
-	    wanted->cr4, got.cr4, paging_advice(opt));
+		die(77, "this host's KVM cannot run %s paging: it dropped CR0.PG (set cr0 0x%llx, read back 0x%llx)\n%s%s",
+		    opt->pae ? "PAE" : "32-bit", wanted->cr0, got.cr0, paging_advice, lab);
+	die(77, "this host's KVM cannot run PAE paging: it dropped CR4.PAE (set cr4 0x%llx, read back 0x%llx)\n%s%s",
+	    wanted->cr4, got.cr4, paging_advice, lab);
 }
 /* end listing: check-paging */
 
