@@ -28,6 +28,7 @@ exercise hint solution-diff reset:
 #                 EX_GUEST_ARCH, 32 or 64); none if the guest is bytes in
 #                 the host's C file, as in step 3
 #   EX_GUEST_LD   the guest's linker script: a file in EX_SRC, or guest/...
+#   EX_GUEST_CFLAGS  more flags for the guest's C files (e.g. -mcmodel=kernel)
 # The guest's flat binary reaches the host program as the symbols
 # guest_exercise and guest_exercise_end (guest/embed.S), as in the steps.
 ifneq ($(EX_OUT),)
@@ -46,7 +47,7 @@ $(EX_OUT)/guest-%.o: $(EX_SRC)/%.S | $(EX_OUT)/.dir
 
 $(EX_OUT)/guest-%.o: $(EX_SRC)/%.c | $(EX_OUT)/.dir
 	@echo "  CC$(EX_GUEST_ARCH)    $@"
-	$(Q)$(CC) -m$(EX_GUEST_ARCH) $(GUEST_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) -m$(EX_GUEST_ARCH) $(GUEST_CFLAGS) $(EX_GUEST_CFLAGS) -c -o $@ $<
 
 $(EX_OUT)/guest.elf: $(EX_GUEST_OBJS) $(EX_LD_SCRIPT)
 	@echo "  LD      $@"

@@ -1,0 +1,919 @@
+/*
+ * step7.c for exercise 07-high-only: step 7, with a guest that lives in
+ * the high half only, as a 64-bit kernel does. Your work: page tables
+ * without the identity mapping, and a vCPU that starts up there.
+ *
+ *     make exercise EX=07-high-only           build and check
+ *     build/exercises/07-high-only/step7 --trace
+ *
+ * Step 7's guest starts at virtual 0x1000 and jumps to its second
+ * mapping at 0xffffffff80000000. This guest (guest.c) is linked for the
+ * high half from the start (guest.ld, -mcmodel=kernel) and never uses a
+ * low address: the host maps only the high half, and every address it
+ * gives the vCPU, the GDT's included, must be a high-half one.
+ *
+ * Exit status: 0 the guest halted and the checks passed; 1 the guest
+ * ended any other way; 2 usage or host setup error; 77 this host's KVM
+ * cannot run the step.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/*
+ * Guest-physical memory, 2 MiB of RAM at address 0. The page tables map
+ * it twice: at virtual 0 (identity: virtual = physical) and at virtual
+ * 0xffffffff80000000, the high half.
+ *
+ *   0x000000 +--------------------------+
+ *            | (unused)                 |
+ *   0x000400 | result: the guest's 42   |
+ *   0x000500 | GDT: 3 descriptors       | <- GDTR
+ *            |                          |
+ *   0x001000 +--------------------------+ <- RIP
+ *            | guest code and data      |
+ *            |            ...           |
+ *   0x100000 +--------------------------+ <- CR3
+ *            | PML4                     |
+ *   0x101000 | PDPT for the low half    |
+ *   0x102000 | PDPT for the high half   |
+ *   0x103000 | PD: one 2 MiB page       |
+ *   0x104000 +--------------------------+
+ *            | stack, growing down      |
+ *   0x200000 +--------------------------+ <- RSP
+ */
+#define GUEST_MEM_SIZE     0x200000
+#define GUEST_RESULT_ADDR  0x400
+#define GUEST_GDT_ADDR     0x500
+#define GUEST_LOAD_ADDR    0x1000
+#define GUEST_PML4_ADDR    0x100000
+#define GUEST_PDPT_LOW     0x101000
+#define GUEST_PDPT_HIGH    0x102000
+#define GUEST_PD_ADDR      0x103000
+#define GUEST_STACK_TOP    0x200000
+#define GUEST_EXPECTED     42
+
+/* The high half: the same 2 MiB, mapped again from here up. */
+#define GUEST_HIGH_HALF    0xffffffff80000000ULL
+
+/* The GDT's entries; a selector is the entry's byte offset in the table
+ * (index * 8; its low 3 bits, table and privilege, are 0 here). */
+#define GDT_NULL           0x00
+#define GDT_CODE           0x08
+#define GDT_DATA           0x10
+#define GDT_ENTRIES        3
+
+/* Control register and EFER bits this step uses. */
+#define CR0_PE             (1u << 0)   /* protection enable */
+#define CR0_ET             (1u << 4)   /* extension type: always 1 */
+#define CR0_WP             (1u << 16)  /* write protect, also for the kernel */
+#define CR0_PG             (1u << 31)  /* paging */
+#define CR4_PAE            (1u << 5)   /* 64-bit page table entries */
+#define EFER_LME           (1u << 8)   /* long mode enable */
+#define EFER_LMA           (1u << 10)  /* long mode active (set by the CPU) */
+
+/* Page table entry bits (the same at every level; see pte()). */
+#define PTE_P              (1ull << 0) /* present */
+#define PTE_W              (1ull << 1) /* writable */
+#define PTE_PS             (1ull << 7) /* page size: in a PD, a 2 MiB page */
+
+/* The guest's console: the Bochs/QEMU debug port. Bytes written to it are
+ * printed; reading it returns 0xE9, which tells the guest it is there. */
+#define CONSOLE_PORT       0xe9
+
+#define DEFAULT_DEVICE     "/dev/kvm"
+#define DEFAULT_TIMEOUT    10.0   /* seconds; --timeout 0 turns it off */
+
+/* The embedded guest: guest.c compiled -m64 for the high half (see
+ * guest.ld and guest/embed.S). */
+extern const unsigned char guest_exercise[], guest_exercise_end[];
+
+static const char *program = "step7";
+
+/* What the command line asked for. */
+struct options {
+	const char *guest_path; /* --guest FILE, or NULL: the embedded guest */
+	int trace;              /* --trace: print the mode and every VM exit */
+	double timeout;         /* --timeout SECONDS: 0 means no watchdog */
+};
+
+/* The VM and its one vCPU: file descriptors and the memory we share. */
+struct vm {
+	int kvm_fd;             /* /dev/kvm: system-wide ioctls */
+	int vm_fd;              /* KVM_CREATE_VM: this virtual machine */
+	int vcpu_fd;            /* KVM_CREATE_VCPU: its processor */
+	uint8_t *mem;           /* guest RAM, as the host sees it */
+	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
+	size_t run_size;
+};
+
+/* Print a message and exit with the given status. Every fatal error
+ * in this file goes through here, so each one says who is talking. */
+static void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* An ioctl that must succeed: on failure, name the ioctl, give the
+ * errno text and say what to do about it, then exit with status 2. */
+static int kvm_ioctl(int fd, unsigned long request, void *arg,
+		     const char *name, const char *advice)
+{
+	int ret = ioctl(fd, request, arg);
+
+	if (ret < 0)
+		die(2, "%s failed: %s\n  %s", name, strerror(errno), advice);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The command line                                                    */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: %s [--trace] [--guest FILE] [--timeout SECONDS] [--help]\n"
+		"\n"
+		"Runs a 64-bit long-mode guest that prints through port 0x%x, in the\n"
+		"high half, at 0x%llx and up, stores %d at guest address 0x%x and\n"
+		"halts with %d in RAX. The host builds the page tables at 0x%x and\n"
+		"the GDT at 0x%x.\n"
+		"\n"
+		"  --trace            print the mode at start and end, the page table\n"
+		"                     translations, and every VM exit (on stderr)\n"
+		"  --guest FILE       run a flat 64-bit binary instead, loaded at 0x%x\n"
+		"                     (CS = 0x%02x, DS = SS = 0x%02x, RSP = 0x%x)\n"
+		"  --timeout SECONDS  stop a guest still running after this long\n"
+		"                     (default %g, 0 = never)\n"
+		"  --help             this text\n"
+		"\n"
+		"The device is %s, or $KVM_DEVICE if set.\n"
+		"Exit status: 0 halted and checked, 1 the guest failed, 2 usage or\n"
+		"host setup error, 77 this host's KVM cannot run this step.\n",
+		program, CONSOLE_PORT, GUEST_HIGH_HALF, GUEST_EXPECTED, GUEST_RESULT_ADDR,
+		GUEST_EXPECTED, GUEST_PML4_ADDR, GUEST_GDT_ADDR, GUEST_LOAD_ADDR, GDT_CODE,
+		GDT_DATA, GUEST_STACK_TOP, DEFAULT_TIMEOUT, DEFAULT_DEVICE);
+}
+
+/* Parse a number of seconds, rejecting anything that is not one. */
+static double parse_seconds(const char *text)
+{
+	char *end;
+	double seconds;
+
+	errno = 0;
+	seconds = strtod(text, &end);
+	if (errno || end == text || *end || !(seconds >= 0 && seconds <= 86400))
+		die(2, "--timeout wants a number of seconds from 0 to 86400, not \"%s\"",
+		    text);
+	return seconds;
+}
+
+/* Read the command line into struct options; bad input is status 2. */
+static struct options parse_options(int argc, char **argv)
+{
+	struct options opt = { .timeout = DEFAULT_TIMEOUT };
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(arg, "--trace")) {
+			opt.trace = 1;
+		} else if (!strcmp(arg, "--guest") || !strcmp(arg, "--timeout")) {
+			if (i + 1 >= argc)
+				die(2, "%s needs a value (see --help)", arg);
+			if (!strcmp(arg, "--guest"))
+				opt.guest_path = argv[++i];
+			else
+				opt.timeout = parse_seconds(argv[++i]);
+		} else {
+			fprintf(stderr, "%s: unknown option \"%s\"\n", program, arg);
+			usage(stderr);
+			exit(2);
+		}
+	}
+	return opt;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening /dev/kvm                                                    */
+
+/* Open the KVM device and check its API version. Each way this can
+ * fail has its own cause and its own remedy, so each gets a message. */
+static int kvm_open(void)
+{
+	const char *path = getenv("KVM_DEVICE") ? getenv("KVM_DEVICE") : DEFAULT_DEVICE;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int version;
+
+	if (fd < 0 && errno == ENOENT)
+		die(2, "%s does not exist: the kvm module is not loaded, or this machine\n"
+		    "  has no hardware virtualization. Try: sudo modprobe kvm_intel (or\n"
+		    "  kvm_amd); turn on VT-x/AMD-V in the firmware; or use the lab: make lab",
+		    path);
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		die(2, "cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
+		    "  \"kvm\"): sudo usermod -aG kvm $USER, then log in again.",
+		    path, strerror(errno), path);
+	if (fd < 0 && (errno == ENXIO || errno == ENODEV))
+		die(2, "cannot open %s: %s\n  The module is loaded but found no usable\n"
+		    "  virtualization: check VT-x/AMD-V in the firmware, or nested\n"
+		    "  virtualization if this is itself a virtual machine.",
+		    path, strerror(errno));
+	if (fd < 0)
+		die(2, "cannot open %s: %s", path, strerror(errno));
+
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0)
+		die(2, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
+		    strerror(errno));
+	if (version != KVM_API_VERSION)
+		die(2, "%s speaks KVM API version %d; this program needs %d", path,
+		    version, KVM_API_VERSION);
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* The VM, its memory and its vCPU (steps 2 and 3)                     */
+
+/* Create the VM and give it GUEST_MEM_SIZE bytes of RAM at guest-physical
+ * address 0, backed by anonymous memory of ours. */
+static void vm_create(struct vm *vm)
+{
+	struct kvm_userspace_memory_region region;
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
+		die(2, "this KVM lacks KVM_CAP_USER_MEMORY, which every step needs");
+	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM",
+			      "Is another hypervisor holding the hardware? See dmesg.");
+
+	vm->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		die(2, "mmap of %d bytes of guest memory: %s", GUEST_MEM_SIZE,
+		    strerror(errno));
+
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_MEM_SIZE,
+		.userspace_addr = (uintptr_t)vm->mem,
+	};
+	kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region,
+		  "KVM_SET_USER_MEMORY_REGION", "Step 2 shows what this ioctl checks.");
+}
+
+/* Create vCPU 0 and map its kvm_run page, where KVM_RUN reports why it
+ * returned. */
+static void vcpu_create(struct vm *vm)
+{
+	int size;
+
+	vm->vcpu_fd = kvm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU",
+				"See dmesg for the reason KVM gives.");
+	size = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0,
+			 "KVM_GET_VCPU_MMAP_SIZE", "See dmesg.");
+	if ((size_t)size < sizeof(struct kvm_run))
+		die(2, "KVM_GET_VCPU_MMAP_SIZE says %d, less than a struct kvm_run", size);
+	vm->run_size = size;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED)
+		die(2, "mmap of the vCPU's kvm_run area: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* Segments: a 64-bit code segment, the GDT and the descriptor cache  */
+
+/* In long mode segmentation is almost gone: base and limit are ignored
+ * for code and data (FS and GS keep a base). What remains is CS's l bit,
+ * which selects 64-bit code, and the privilege level. db must be 0 when
+ * l is 1 (the combination l=1, db=1 is reserved). */
+static const struct kvm_segment flat_code64 = {
+	.selector = GDT_CODE,
+	.base = 0,
+	.limit = 0xffffffff,
+	.type = 0xb,            /* code: execute/read, accessed */
+	.s = 1,                 /* a code or data segment, not a system one */
+	.dpl = 0,               /* kernel */
+	.present = 1,
+	.db = 0,                /* must be 0 for 64-bit code */
+	.l = 1,                 /* 64-bit code */
+	.g = 1,
+};
+
+/* The data segment is as in step 5: its bits are not used in 64-bit
+ * mode, but SS must still hold a present, writable segment. */
+static const struct kvm_segment flat_data = {
+	.selector = GDT_DATA,
+	.base = 0,
+	.limit = 0xffffffff,
+	.type = 0x3,            /* data: read/write, accessed */
+	.s = 1,
+	.dpl = 0,
+	.present = 1,
+	.db = 1,
+	.l = 0,
+	.g = 1,
+};
+
+/*
+ * Pack a segment into the 8-byte descriptor the CPU reads from the GDT.
+ * The fields are scattered for compatibility with the 80286:
+ *
+ *  63      56 55 54 53 52 51   48 47 46 45 44 43   40 39      32
+ * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
+ * |base 31:24|G |DB|L |AV|lim19:16|P | DPL |S | type  |base 23:16|
+ * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
+ *  31                         16 15                             0
+ * +-----------------------------+-------------------------------+
+ * |          base 15:0          |          limit 15:0           |
+ * +-----------------------------+-------------------------------+
+ *
+ * As in step 5, with bit 53, L, now set in the code descriptor: 64-bit
+ * code. Type 0xb: code (8) + readable (2) + accessed (1); type 0x3:
+ * writable (2) + accessed (1).
+ */
+static uint64_t gdt_entry(const struct kvm_segment *seg)
+{
+	uint64_t limit = seg->g ? seg->limit >> 12 : seg->limit;
+	uint64_t base = seg->base;
+	uint64_t d = 0;
+
+	d |= limit & 0xffff;                        /* bits 15:0  */
+	d |= (base & 0xffffff) << 16;               /* bits 39:16 */
+	d |= (uint64_t)(seg->type & 0xf) << 40;
+	d |= (uint64_t)(seg->s & 1) << 44;
+	d |= (uint64_t)(seg->dpl & 3) << 45;
+	d |= (uint64_t)(seg->present & 1) << 47;
+	d |= ((limit >> 16) & 0xf) << 48;           /* bits 51:48 */
+	d |= (uint64_t)(seg->avl & 1) << 52;
+	d |= (uint64_t)(seg->l & 1) << 53;
+	d |= (uint64_t)(seg->db & 1) << 54;
+	d |= (uint64_t)(seg->g & 1) << 55;
+	d |= ((base >> 24) & 0xff) << 56;           /* bits 63:56 */
+	return d;
+}
+
+/* Write the GDT into guest memory: entry 0 must be null (a selector of 0
+ * means "no segment"), then code and data. Returns nothing: the vCPU
+ * learns where the table is from sregs.gdt (the GDTR). */
+static void guest_build_gdt(struct vm *vm)
+{
+	uint64_t gdt[GDT_ENTRIES] = {
+		[GDT_NULL / 8] = 0,
+		[GDT_CODE / 8] = gdt_entry(&flat_code64),
+		[GDT_DATA / 8] = gdt_entry(&flat_data),
+	};
+
+	memcpy(vm->mem + GUEST_GDT_ADDR, gdt, sizeof(gdt));
+}
+
+/* ------------------------------------------------------------------ */
+/* Paging: four levels of tables                                       */
+
+/*
+ * One page table entry, the same 64-bit format at every level (PAE and
+ * long mode; step 6 draws the 32-bit kind):
+ *
+ *  63 62      52 51                       12 11  9 8 7  6 5  4   3   2  1 0
+ * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ * |XD| (avail.) |  physical address 51:12   |avail|G|PS|D|A|PCD|PWT|US|RW|P|
+ * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ *
+ * P: present. RW: writable. US: user (CPL 3) may use it. A, D: accessed
+ * and dirty, set by the CPU. PS: in a PD entry, this maps a 2 MiB page
+ * (the address is then bits 51:21) instead of pointing to a page table.
+ * XD: no execute. Everything here is P and RW, kernel-only.
+ */
+static uint64_t pte(uint64_t physical, uint64_t flags)
+{
+	return (physical & 0x000ffffffffff000ULL) | flags;
+}
+
+/* Write one entry of the table at guest-physical address table. */
+static void table_set(struct vm *vm, uint64_t table, int index, uint64_t entry)
+{
+	memcpy(vm->mem + table + index * 8, &entry, sizeof(entry));
+}
+
+/*
+ * Map the 2 MiB of RAM at virtual 0 and again at the high half. A 48-bit
+ * virtual address is cut into four indexes and an offset:
+ *
+ *  47       39 38       30 29       21 20                       0
+ * +-----------+-----------+-----------+--------------------------+
+ * |PML4 index |PDPT index | PD index  |  offset in the 2 MiB page|
+ * +-----------+-----------+-----------+--------------------------+
+ *
+ * 0x0000000000001000: PML4[0]   -> PDPT_LOW[0]    -> PD[0] -> page 0
+ * 0xffffffff80001000: PML4[511] -> PDPT_HIGH[510] -> PD[0] -> page 0
+ *
+ * Both paths end in the same PD entry: one 2 MiB page at physical 0
+ * (PS=1), so there is no fourth level, no page table. Bits 63:48 of a
+ * virtual address must copy bit 47 ("canonical"), hence the ffff.
+ */
+static void guest_build_page_tables(struct vm *vm)
+{
+	/* TODO(07): map the high half only: nothing at virtual 0. */
+	table_set(vm, GUEST_PD_ADDR, 0, pte(0, PTE_P | PTE_W | PTE_PS));
+	table_set(vm, GUEST_PDPT_LOW, 0, pte(GUEST_PD_ADDR, PTE_P | PTE_W));
+	table_set(vm, GUEST_PML4_ADDR, 0, pte(GUEST_PDPT_LOW, PTE_P | PTE_W));
+	table_set(vm, GUEST_PDPT_HIGH, (GUEST_HIGH_HALF >> 30) & 511,
+		  pte(GUEST_PD_ADDR, PTE_P | PTE_W));
+	table_set(vm, GUEST_PML4_ADDR, (GUEST_HIGH_HALF >> 39) & 511,
+		  pte(GUEST_PDPT_HIGH, PTE_P | PTE_W));
+}
+
+/* Put the vCPU in 64-bit long mode, all in one KVM_SET_SREGS: paging on
+ * with CR3 at the PML4, CR4.PAE, EFER.LME and LMA, and CS a 64-bit code
+ * segment. RIP is the load address, RSP the top of memory. */
+static void vcpu_setup_long_mode(struct vm *vm)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", "See dmesg.");
+	/* TODO(07): here and for RIP and RSP below: which addresses does
+	 * the vCPU use once paging is on? */
+	sregs.gdt.base = GUEST_GDT_ADDR;
+	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
+	sregs.cs = flat_code64;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_data;
+	sregs.cr3 = GUEST_PML4_ADDR;
+	sregs.cr4 = CR4_PAE;
+	sregs.efer = EFER_LME | EFER_LMA;
+	sregs.cr0 = CR0_PE | CR0_ET | CR0_WP | CR0_PG;
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS",
+		  "KVM refused this long-mode state; see dmesg.");
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;              /* bit 1 is reserved and always 1 */
+	regs.rip = GUEST_LOAD_ADDR;
+	regs.rsp = GUEST_STACK_TOP;
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS", "See dmesg.");
+}
+
+/* Copy the guest into memory at GUEST_LOAD_ADDR: the embedded one, or
+ * the file named by --guest. Returns its size. */
+static size_t guest_load(struct vm *vm, const struct options *opt)
+{
+	const size_t room = GUEST_PML4_ADDR - GUEST_LOAD_ADDR;
+	const char *path = opt->guest_path;
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (!path) {
+		size_t size = guest_exercise_end - guest_exercise;
+
+		memcpy(vm->mem + GUEST_LOAD_ADDR, guest_exercise, size);
+		return size;
+	}
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse
+	 * anything but a regular file right after). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		die(2, "cannot open guest file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		die(2, "cannot stat guest file %s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		die(2, "guest file %s is a directory, not a flat binary", path);
+	if (!S_ISREG(st.st_mode))
+		die(2, "guest file %s is not a regular file", path);
+	if (st.st_size == 0)
+		die(2, "guest file %s is empty: there is nothing to run", path);
+	if ((uintmax_t)st.st_size > room)
+		die(2, "guest file %s is too large: %jd bytes, and the guest has room\n"
+		    "  for %zu bytes at 0x%x", path, (intmax_t)st.st_size, room,
+		    GUEST_LOAD_ADDR);
+	got = read(fd, vm->mem + GUEST_LOAD_ADDR, st.st_size);
+	if (got != st.st_size)
+		die(2, "cannot read guest file %s: %s", path,
+		    got < 0 ? strerror(errno) : "short read");
+	close(fd);
+	return st.st_size;
+}
+
+/* ------------------------------------------------------------------ */
+/* Telling the learner what happened                                   */
+
+/* KVM's exit reasons by name: KVM_RUN tells us why it returned as a
+ * number in run->exit_reason, and a number teaches nothing. */
+static const char *const exit_names[] = {
+	[KVM_EXIT_UNKNOWN] = "KVM_EXIT_UNKNOWN",
+	[KVM_EXIT_EXCEPTION] = "KVM_EXIT_EXCEPTION",
+	[KVM_EXIT_IO] = "KVM_EXIT_IO",
+	[KVM_EXIT_HYPERCALL] = "KVM_EXIT_HYPERCALL",
+	[KVM_EXIT_DEBUG] = "KVM_EXIT_DEBUG",
+	[KVM_EXIT_HLT] = "KVM_EXIT_HLT",
+	[KVM_EXIT_MMIO] = "KVM_EXIT_MMIO",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "KVM_EXIT_IRQ_WINDOW_OPEN",
+	[KVM_EXIT_SHUTDOWN] = "KVM_EXIT_SHUTDOWN",
+	[KVM_EXIT_FAIL_ENTRY] = "KVM_EXIT_FAIL_ENTRY",
+	[KVM_EXIT_INTR] = "KVM_EXIT_INTR",
+	[KVM_EXIT_SET_TPR] = "KVM_EXIT_SET_TPR",
+	[KVM_EXIT_TPR_ACCESS] = "KVM_EXIT_TPR_ACCESS",
+	[KVM_EXIT_NMI] = "KVM_EXIT_NMI",
+	[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
+	[KVM_EXIT_OSI] = "KVM_EXIT_OSI",
+	[KVM_EXIT_PAPR_HCALL] = "KVM_EXIT_PAPR_HCALL",
+	[KVM_EXIT_WATCHDOG] = "KVM_EXIT_WATCHDOG",
+	[KVM_EXIT_EPR] = "KVM_EXIT_EPR",
+	[KVM_EXIT_SYSTEM_EVENT] = "KVM_EXIT_SYSTEM_EVENT",
+	[KVM_EXIT_IOAPIC_EOI] = "KVM_EXIT_IOAPIC_EOI",
+	[KVM_EXIT_HYPERV] = "KVM_EXIT_HYPERV",
+};
+
+static const char *exit_name(unsigned int reason)
+{
+	static char unknown[40];
+
+	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+		return exit_names[reason];
+	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step7)", reason);
+	return unknown;
+}
+
+/* Print the registers that explain where the guest was and what it was
+ * doing, for every way a run can go wrong. */
+static void vcpu_dump(struct vm *vm, FILE *out)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(out, "  (registers unavailable: %s)\n", strerror(errno));
+		return;
+	}
+	fprintf(out, "  rip %016llx  rsp %016llx  rflags %08llx\n", r.rip, r.rsp, r.rflags);
+	fprintf(out, "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n",
+		r.rax, r.rbx, r.rcx, r.rdx);
+	fprintf(out, "  rsi %016llx  rdi %016llx  rbp %016llx\n", r.rsi, r.rdi, r.rbp);
+	fprintf(out, "  cs %04x (l %u db %u)  ss %04x  cr0 %08llx  cr3 %llx  cr4 %llx  efer %llx\n",
+		s.cs.selector, s.cs.l, s.cs.db, s.ss.selector, s.cr0, s.cr3, s.cr4, s.efer);
+	fprintf(out, "  cr2 %llx (the address of the last page fault, if any)\n", s.cr2);
+}
+
+/* The bytes at RIP, so a learner can see which instruction KVM could not
+ * handle. RIP is a virtual address: KVM_TRANSLATE walks the guest's page
+ * tables for us, byte by byte (the code may cross a page), and we check
+ * that each physical address lies in guest memory before reading. */
+static void guest_show_code(struct vm *vm, FILE *out)
+{
+	struct kvm_translation tr;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (!(s.efer & EFER_LMA)) {
+		fprintf(out, "  (the vCPU is no longer in long mode: KVM reset it, RIP tells nothing)\n");
+		return;
+	}
+	fprintf(out, "  code at 0x%llx:", r.rip);
+	for (int i = 0; i < 8; i++) {
+		tr = (struct kvm_translation){ .linear_address = r.rip + i };
+		if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid) {
+			fprintf(out, " (not mapped)");
+			break;
+		}
+		if (tr.physical_address >= GUEST_MEM_SIZE) {
+			fprintf(out, " (physical 0x%llx: not in guest memory)", tr.physical_address);
+			break;
+		}
+		fprintf(out, " %02x", vm->mem[tr.physical_address]);
+	}
+	fputc('\n', out);
+}
+
+/* Names of the set bits of a register, from a table of bit names, into
+ * buf: "PE ET" for CR0 = 0x11. Unnamed set bits are left out. */
+static const char *bit_names(uint64_t value, const char *const names[], int count,
+			     char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int bit = 0; bit < count; bit++)
+		if ((value >> bit) & 1 && names[bit] && used < size)
+			used += snprintf(buf + used, size - used, "%s%s",
+					 used ? " " : "", names[bit]);
+	return buf;
+}
+
+static const char *const cr0_names[32] = {
+	[0] = "PE", [1] = "MP", [2] = "EM", [3] = "TS", [4] = "ET", [5] = "NE",
+	[16] = "WP", [18] = "AM", [29] = "NW", [30] = "CD", [31] = "PG",
+};
+static const char *const cr4_names[32] = {
+	[0] = "VME", [1] = "PVI", [2] = "TSD", [3] = "DE", [4] = "PSE", [5] = "PAE",
+	[6] = "MCE", [7] = "PGE", [9] = "OSFXSR", [10] = "OSXMMEXCPT",
+};
+static const char *const efer_names[12] = {
+	[0] = "SCE", [8] = "LME", [10] = "LMA", [11] = "NXE",
+};
+
+/* --trace: the state that decides the CPU's mode, at the start and the
+ * end of the run: the control registers, EFER, and CS's hidden cache,
+ * whose db and l bits say how the CPU decodes the guest's code. */
+static void trace_mode(struct vm *vm, const char *when)
+{
+	char b0[64], b4[64], be[32];
+	struct kvm_sregs s;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s, "KVM_GET_SREGS", "See dmesg.");
+	fprintf(stderr, "[trace] %s: cr0 0x%llx (%s)  cr3 0x%llx  cr4 0x%llx (%s)  efer 0x%llx (%s)\n",
+		when, s.cr0, bit_names(s.cr0, cr0_names, 32, b0, sizeof(b0)), s.cr3,
+		s.cr4, bit_names(s.cr4, cr4_names, 32, b4, sizeof(b4)),
+		s.efer, bit_names(s.efer, efer_names, 12, be, sizeof(be)));
+	fprintf(stderr, "[trace] %s: cs 0x%04x base 0x%llx limit 0x%x type 0x%x s %u dpl %u "
+		"present %u db %u l %u g %u  gdt 0x%llx limit 0x%x\n",
+		when, s.cs.selector, s.cs.base, s.cs.limit, s.cs.type, s.cs.s, s.cs.dpl,
+		s.cs.present, s.cs.db, s.cs.l, s.cs.g, s.gdt.base, s.gdt.limit);
+}
+
+/* --trace: ask KVM how the guest's page tables translate a virtual
+ * address, as the guest's MMU would (KVM_TRANSLATE). This is the host's
+ * view of the mapping, before the guest runs a single instruction.
+ * (On x86 KVM fills in only valid and physical_address: its writeable
+ * field is always 1, whatever the page table entry says.) */
+static void trace_translate(struct vm *vm, uint64_t virtual)
+{
+	struct kvm_translation tr = { .linear_address = virtual };
+
+	kvm_ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr, "KVM_TRANSLATE", "See dmesg.");
+	if (tr.valid)
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx\n",
+			(unsigned long long)virtual, tr.physical_address);
+	else
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> not mapped\n",
+			(unsigned long long)virtual);
+}
+
+/* ------------------------------------------------------------------ */
+/* The watchdog                                                        */
+
+/* A guest can loop forever, and KVM_RUN would never return. The watchdog
+ * is a timer signal: its handler sets run->immediate_exit, and the signal
+ * itself kicks the vCPU out of KVM_RUN, which then fails with EINTR. */
+static struct kvm_run *watchdog_run;
+static volatile sig_atomic_t watchdog_fired;
+
+static void watchdog_handler(int sig)
+{
+	(void)sig;
+	watchdog_fired = 1;
+	watchdog_run->immediate_exit = 1;
+}
+
+/* Arm the watchdog for the given number of seconds (0: never). */
+static void watchdog_start(struct vm *vm, double seconds)
+{
+	struct sigaction sa = { .sa_handler = watchdog_handler };
+	struct itimerval timer = { 0 };
+
+	if (seconds <= 0)
+		return;
+	watchdog_run = vm->run;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		die(2, "sigaction(SIGALRM): %s", strerror(errno));
+	timer.it_value.tv_sec = (time_t)seconds;
+	timer.it_value.tv_usec = (suseconds_t)((seconds - (time_t)seconds) * 1e6);
+	if (timer.it_value.tv_sec == 0 && timer.it_value.tv_usec == 0)
+		timer.it_value.tv_usec = 1;
+	if (setitimer(ITIMER_REAL, &timer, NULL) < 0)
+		die(2, "setitimer: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* The run loop                                                        */
+
+/* KVM_EXIT_IO: the guest executed in or out. The bytes live in the
+ * kvm_run page at data_offset: for "out" the guest's bytes to consume,
+ * for "in" the place to put our answer. Returns 0 when handled, -1 for a
+ * port nobody answers. */
+static int vcpu_handle_io(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	size_t bytes = (size_t)run->io.size * run->io.count;
+
+	/* data_offset comes from the kernel, but check it anyway: a wrong
+	 * offset here would have us scribble over our own memory. */
+	if (run->io.data_offset > vm->run_size || bytes > vm->run_size - run->io.data_offset)
+		die(1, "KVM_EXIT_IO with data outside the kvm_run area (offset %llu, %zu bytes)",
+		    (unsigned long long)run->io.data_offset, bytes);
+	if (run->io.port != CONSOLE_PORT || run->io.size != 1)
+		return -1;
+	if (run->io.direction == KVM_EXIT_IO_OUT)
+		fwrite(data, 1, bytes, stdout);
+	else
+		memset(data, CONSOLE_PORT, bytes);
+	return 0;
+}
+
+/* Print one exit for --trace: its name and the details that matter. */
+static void trace_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	struct kvm_regs regs;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0)
+		regs.rip = ~0ULL;
+	fprintf(stderr, "[trace] %-22s rip 0x%llx", exit_name(run->exit_reason), regs.rip);
+	if (run->exit_reason == KVM_EXIT_IO) {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		int is_out = run->io.direction == KVM_EXIT_IO_OUT;
+
+		fprintf(stderr, "  %s port 0x%x size %u count %u", is_out ? "out" : "in",
+			run->io.port, run->io.size, run->io.count);
+		if (is_out && run->io.size == 1 && run->io.count == 1 &&
+		    run->io.data_offset < vm->run_size)
+			fprintf(stderr, " data 0x%02x '%c'", data[0],
+				data[0] >= 0x20 && data[0] < 0x7f ? data[0] : '.');
+	}
+	fputc('\n', stderr);
+}
+
+/* Why the run ended, for main() to judge. */
+enum run_end { RUN_HALTED, RUN_FAILED };
+
+/* Say why the guest stopped when it was not a clean HLT: which exit, what
+ * KVM told us about it, what it most likely means in long mode, and the
+ * registers. */
+static void explain_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: the guest stopped: %s\n", program, exit_name(run->exit_reason));
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		fprintf(stderr, "  %s port 0x%x (size %u, count %u): no device answers this port\n",
+			run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from",
+			run->io.port, run->io.size, run->io.count);
+		break;
+	case KVM_EXIT_MMIO:
+		fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
+			run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+			(unsigned long long)run->mmio.phys_addr);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
+			"  first exception could not be delivered, nor the double fault after\n"
+			"  it, and the CPU shut down. In long mode the usual cause is paging:\n"
+			"  right after entry, the code at RIP is not mapped (check CR3, the\n"
+			"  PML4/PDPT/PD entries, CR4.PAE and EFER); later, a page fault on an\n"
+			"  address the page tables do not map (--trace shows KVM_TRANSLATE of\n"
+			"  the guest's addresses). (Some KVMs reset the vCPU on shutdown: the\n"
+			"  registers below may show the reset state.)\n");
+		guest_show_code(vm, stderr);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"
+			"  (the control registers, EFER and CS are invalid together: long\n"
+			"  mode needs CR0.PG and PE, CR4.PAE, EFER.LME and LMA, CS.l=1 db=0)\n",
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		fprintf(stderr, "  suberror %u%s\n", run->internal.suberror,
+			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+			": KVM could not emulate the instruction at RIP (its bytes below)" : "");
+		guest_show_code(vm, stderr);
+		break;
+	default:
+		fprintf(stderr, "  %s does not handle this exit\n", program);
+		break;
+	}
+	vcpu_dump(vm, stderr);
+}
+
+/* Run the vCPU until the guest halts or does something we do not handle.
+ * Each pass: enter the guest, and when KVM_RUN returns, look at
+ * run->exit_reason to see why. */
+static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
+{
+	for (;;) {
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR && watchdog_fired) {
+				fflush(stdout);
+				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
+					program, opt->timeout);
+				vcpu_dump(vm, stderr);
+				return RUN_FAILED;
+			}
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			die(2, "KVM_RUN failed: %s\n  See dmesg for what KVM reported.",
+			    strerror(errno));
+		}
+		if (opt->trace)
+			trace_exit(vm);
+
+		switch (vm->run->exit_reason) {
+		case KVM_EXIT_HLT:
+			return RUN_HALTED;
+		case KVM_EXIT_IO:
+			if (vcpu_handle_io(vm) == 0)
+				continue;
+			explain_exit(vm);
+			return RUN_FAILED;
+		default:
+			explain_exit(vm);
+			return RUN_FAILED;
+		}
+	}
+}
+
+/* The guest halted: check what it left behind, and that it halted in
+ * 64-bit mode in the high half, where it jumped. With a guest of the
+ * learner's own, the results are only reported. */
+static int guest_check(struct vm *vm, const struct options *opt)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint64_t result;
+	int high, long64;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs, "KVM_GET_REGS", "See dmesg.");
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", "See dmesg.");
+	memcpy(&result, vm->mem + GUEST_RESULT_ADDR, sizeof(uint32_t));
+	result &= 0xffffffff;
+	long64 = (sregs.efer & EFER_LMA) && sregs.cs.l;
+	high = regs.rip >= GUEST_HIGH_HALF;
+	fflush(stdout);
+	printf("%s: the guest halted in %s, %s: RAX = %llu, memory[0x%x] = %llu\n",
+	       program, long64 ? "64-bit mode" : "a mode that is not 64-bit",
+	       high ? "in the high half" : "in the low half", regs.rax,
+	       GUEST_RESULT_ADDR, (unsigned long long)result);
+	if (opt->guest_path)
+		return 0;
+	if (regs.rax != GUEST_EXPECTED || result != GUEST_EXPECTED || !long64 || !high) {
+		fprintf(stderr, "%s: wrong result: expected %d in both, in 64-bit mode, in the high half\n",
+			program, GUEST_EXPECTED);
+		vcpu_dump(vm, stderr);
+		return 1;
+	}
+	printf("%s: both are %d: the guest ran as it should\n", program, GUEST_EXPECTED);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = parse_options(argc, argv);
+	struct vm vm;
+	size_t size;
+
+	/* The guest's console is line-buffered, as on a terminal, so that
+	 * --trace lines (on stderr) fall between whole lines of output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	vm.kvm_fd = kvm_open();
+	vm_create(&vm);
+	vcpu_create(&vm);
+	guest_build_gdt(&vm);
+	guest_build_page_tables(&vm);
+	size = guest_load(&vm, &opt);
+	vcpu_setup_long_mode(&vm);
+	printf("%s: 64-bit long mode, 4-level page tables at 0x%x built by the host\n",
+	       program, GUEST_PML4_ADDR);
+	if (opt.trace) {
+		fprintf(stderr, "[trace] %zu bytes of guest code at 0x%x\n", size, GUEST_LOAD_ADDR);
+		trace_mode(&vm, "start");
+		trace_translate(&vm, GUEST_LOAD_ADDR);
+		trace_translate(&vm, GUEST_HIGH_HALF + GUEST_LOAD_ADDR);
+	}
+
+	watchdog_start(&vm, opt.timeout);
+	if (vcpu_run_loop(&vm, &opt) != RUN_HALTED)
+		return 1;
+	if (opt.trace)
+		trace_mode(&vm, "end");
+	return guest_check(&vm, &opt);
+}
