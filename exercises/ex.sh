@@ -12,6 +12,9 @@
 # For the test suite and for writing solutions:
 #   exercises/ex.sh check EX --src DIR [--out DIR]   check the files in DIR
 #   exercises/ex.sh diff A B            the unified diff from A's files to B's
+#   exercises/ex.sh prepare EX DIR      DIR/start and DIR/solved (the starting
+#                                       files, and with the solution applied),
+#                                       built into DIR/build-start, -solved
 #
 # An exercise is a directory exercises/NN-name/ with README.md (first line
 # "# NN-name: Title", a "## Hint" section), exercise.conf (what to build,
@@ -221,9 +224,8 @@ build() {
 
 # check EX [--src DIR] [--out DIR]: build and check; PASS, FAIL or SKIP.
 cmd_check() {
-	local ex=$1 src out host
+	local ex=$1 src out= host
 	src=$(exercise_dir "$ex")
-	out=$(build_dir)/$ex
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -233,10 +235,17 @@ cmd_check() {
 		esac
 	done
 	[ -f "$src/check.sh" ] || die "no check.sh in $src"
-	mkdir -p "$out"
-	out=$(cd "$out" && pwd)
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvm-exercise.XXXXXX")
 	trap 'rm -rf "$WORK"' EXIT
+	# The learner's build dir is for the learner's files: other files,
+	# perhaps older than what was built there, get a fresh one.
+	if [ -z "$out" ] && [ "$src" = "$EX_DIR/$ex" ]; then
+		out=$(build_dir)/$ex
+	elif [ -z "$out" ]; then
+		out=$WORK/build
+	fi
+	mkdir -p "$out"
+	out=$(cd "$out" && pwd)
 
 	echo "== $ex: $(title "$ex")"
 	if ! build "$ex" "$src" "$out"; then
@@ -289,7 +298,7 @@ cmd_solution_diff() {
 	local ex=$1 dir tmp f same=1
 	dir=$(exercise_dir "$ex")
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvm-solution.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
+	trap "rm -rf '$tmp'" EXIT
 	pristine "$ex" "$tmp/solution" ||
 		die "the starting files of $ex come from git, and git has none here"
 	patch -s -p1 -d "$tmp/solution" <"$SOL_DIR/$ex.diff" ||
@@ -334,7 +343,7 @@ cmd_reset() {
 cmd_progress() {
 	local ex status result pass=0 total=0 skipped=0 log changed
 	log=$(mktemp "${TMPDIR:-/tmp}/kvm-progress.XXXXXX")
-	trap 'rm -f "$log"' EXIT
+	trap "rm -f '$log'" EXIT
 	printf '%-18s %-7s %-12s %s\n' EXERCISE CHAPTER RESULT TITLE
 	for ex in $(list_exercises); do
 		total=$((total + 1))
@@ -361,6 +370,43 @@ cmd_progress() {
 	echo "Details of one: make exercise EX=NN-name"
 }
 
+# sync_tree SRC DEST: make DEST hold exactly SRC's files, rewriting only
+# those that differ, so that make sees the others as up to date.
+sync_tree() {
+	local f
+	mkdir -p "$2"
+	(cd "$2" && find . -type f | sed 's|^\./||') | while read -r f; do
+		[ -f "$1/$f" ] || rm -f "$2/$f"
+	done
+	(cd "$1" && find . -type f | sed 's|^\./||') | while read -r f; do
+		if ! cmp -s "$1/$f" "$2/$f"; then
+			mkdir -p "$(dirname "$2/$f")"
+			cp "$1/$f" "$2/$f"
+		fi
+	done
+}
+
+# prepare EX DIR: the trees tests/exercises.t checks, built ahead (make
+# test-prereqs does this on the host, so that the lab, whose emulated
+# CPU compiles slowly, only runs them). A build that fails is left
+# unbuilt: the test then builds it itself and reports why.
+cmd_prepare() {
+	local ex=$1 dest=$2 dir tmp which
+	dir=$(exercise_dir "$ex")
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvm-prepare.XXXXXX")
+	trap "rm -rf '$tmp'" EXIT
+	mkdir -p "$dest"
+	dest=$(cd "$dest" && pwd)
+	sync_tree "$dir" "$dest/start"
+	cp -R "$dir/." "$tmp/"
+	patch -s -p1 -d "$tmp" <"$SOL_DIR/$ex.diff" >/dev/null 2>&1 || true
+	sync_tree "$tmp" "$dest/solved"
+	for which in start solved; do
+		"${MAKE:-make}" --no-print-directory -C "$ROOT" exercise-build WERROR=1 \
+			EX_SRC="$dest/$which" EX_OUT="$dest/build-$which" >/dev/null 2>&1 || true
+	done
+}
+
 usage() {
 	sed -n '2,/^set -eu/p' "$0" | sed -n 's/^# \{0,1\}//p' | sed '/^$/q' >&2
 	exit 2
@@ -377,5 +423,6 @@ reset) [ $# -eq 1 ] || usage; cmd_reset "$1" ;;
 progress) cmd_progress ;;
 list) list_exercises ;;
 diff) [ $# -eq 2 ] || usage; cmd_diff "$1" "$2" ;;
+prepare) [ $# -eq 2 ] || usage; cmd_prepare "$1" "$2" ;;
 *) usage ;;
 esac

@@ -8,7 +8,7 @@
 #   make solution-diff EX=...       your work against the solution
 #   make reset EX=...               back to the starting files (from git)
 
-.PHONY: exercises exercise hint solution-diff reset exercise-build
+.PHONY: exercises exercise hint solution-diff reset exercise-build exercises-prebuild
 
 exercises:
 	$(Q)exercises/ex.sh progress
@@ -17,6 +17,17 @@ exercise hint solution-diff reset:
 	$(Q)if [ -z "$(EX)" ]; then \
 		echo "usage: make $@ EX=NN-name (make exercises lists them)" >&2; exit 2; fi
 	$(Q)exercises/ex.sh $(subst exercise,check,$@) '$(EX)'
+
+# tests/exercises.t checks each exercise's starting and solved files.
+# Build them ahead, here on the host: in the lab (make lab-check) the
+# compiler runs on an emulated CPU, seconds a file. build/exercises-ci/
+# whatever BUILD is: the test looks there.
+EX_NAMES := $(patsubst exercises/%/exercise.conf,%,$(wildcard exercises/*/exercise.conf))
+test-prereqs: exercises-prebuild
+exercises-prebuild: $(addprefix exercises-prebuild-,$(EX_NAMES))
+$(addprefix exercises-prebuild-,$(EX_NAMES)): exercises-prebuild-%:
+	$(Q)exercises/ex.sh prepare $* build/exercises-ci/$*
+.PHONY: $(addprefix exercises-prebuild-,$(EX_NAMES))
 
 # ---------------------------------------------------------------------------
 # make exercise-build EX_SRC=DIR EX_OUT=DIR: build the exercise whose files

@@ -1,0 +1,1090 @@
+/*
+ * step6.c for exercise 06-alias: step 6, with the note page mapped at a
+ * second virtual address, 0x800000. Your work: that mapping.
+ *
+ *     make exercise EX=06-alias               build and check
+ *     build/exercises/06-alias/step6 --trace  (in the lab: see below)
+ *
+ * Page tables are a function from virtual pages to physical pages, and
+ * nothing says it must be one-to-one: one physical page can appear at
+ * several virtual addresses. Whatever the guest writes through one of
+ * them, it reads through the others. Operating systems use this for
+ * shared memory and for mapping the same code into every process.
+ *
+ * Like step 6, this needs paging outside long mode, which some KVMs
+ * (kvm_pvm) cannot do: then it exits with 77. Check it in the lab:
+ *     make lab CMD='exercises/ex.sh check 06-alias'
+ *
+ * Exit status: 0 the guest halted and the checks passed; 1 the guest
+ * ended any other way; 2 usage or host setup error; 77 this host's KVM
+ * cannot run the step.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/*
+ * Guest-physical memory, 2 MiB of RAM at address 0. The page tables map
+ * all of it at the same virtual addresses (identity), and the note page
+ * a second time at virtual 0x400000, where there is no RAM at all.
+ *
+ *   0x000000 +--------------------------+
+ *            | (unused)                 |
+ *   0x000400 | result: the guest's 42   |
+ *   0x000500 | GDT: 3 descriptors       | <- GDTR
+ *            |                          |
+ *   0x001000 +--------------------------+ <- EIP
+ *            | guest code and data      |
+ *            |            ...           |
+ *   0x100000 +--------------------------+ <- CR3
+ *            | page directory (or PDPT) |
+ *   0x101000 | page table: RAM          |
+ *   0x102000 | page table: the note     |
+ *   0x103000 | PAE only: page directory |
+ *            |            ...           |
+ *   0x180000 | the host's note          | = virtual 0x400000
+ *   0x180100 | the guest's reply        | = virtual 0x400100
+ *            |            ...           |
+ *            | stack, growing down      |
+ *   0x200000 +--------------------------+ <- ESP
+ */
+#define GUEST_MEM_SIZE     0x200000
+#define GUEST_RESULT_ADDR  0x400
+#define GUEST_GDT_ADDR     0x500
+#define GUEST_LOAD_ADDR    0x1000
+#define GUEST_PAGE_DIR     0x100000    /* 32-bit: the PD; PAE: the PDPT */
+#define GUEST_PT_RAM       0x101000
+#define GUEST_PT_NOTE      0x102000
+#define GUEST_PAE_PD       0x103000
+#define GUEST_NOTE_ADDR    0x180000
+#define GUEST_STACK_TOP    0x200000
+#define GUEST_EXPECTED     42
+
+/* Where the guest sees the note, and where in it the guest replies
+ * (guest/hello.c uses the same numbers). */
+#define NOTE_VADDR         0x400000
+#define NOTE_REPLY_OFFSET  0x100
+
+/* The note page's second virtual address (guest.c uses it too). */
+#define ALIAS_VADDR        0x800000
+
+/* The GDT's entries; a selector is the entry's byte offset in the table
+ * (index * 8; its low 3 bits, table and privilege, are 0 here). */
+#define GDT_NULL           0x00
+#define GDT_CODE           0x08
+#define GDT_DATA           0x10
+#define GDT_ENTRIES        3
+
+/* Control register bits this step uses. */
+#define CR0_PE             (1u << 0)   /* protection enable */
+#define CR0_ET             (1u << 4)   /* extension type: always 1 */
+#define CR0_WP             (1u << 16)  /* write protect, also for the kernel */
+#define CR0_PG             (1u << 31)  /* paging */
+#define CR4_PAE            (1u << 5)   /* 64-bit page table entries */
+
+/* Page table entry bits, the same in both formats (see pte32, pte_pae). */
+#define PTE_P              (1u << 0)   /* present */
+#define PTE_W              (1u << 1)   /* writable */
+
+/* The guest's console: the Bochs/QEMU debug port. Bytes written to it are
+ * printed; reading it returns 0xE9, which tells the guest it is there. */
+#define CONSOLE_PORT       0xe9
+
+#define DEFAULT_DEVICE     "/dev/kvm"
+#define DEFAULT_TIMEOUT    10.0   /* seconds; --timeout 0 turns it off */
+
+/* The embedded guest: guest.c compiled -m32 (see guest/embed.S). */
+extern const unsigned char guest_exercise[], guest_exercise_end[];
+
+/* What the host writes into the note page for the guest to print. */
+#define NOTE_TEXT          "this note lies at guest-physical 0x180000"
+
+static const char *program = "step6";
+
+/* What the command line asked for. */
+struct options {
+	const char *guest_path; /* --guest FILE, or NULL: the embedded guest */
+	int pae;                /* --pae: PAE paging instead of 32-bit paging */
+	int note_readonly;      /* --note-readonly: map the note without W */
+	int note_unmapped;      /* --note-unmapped: do not map the note */
+	int trace;              /* --trace: print the mode and every VM exit */
+	double timeout;         /* --timeout SECONDS: 0 means no watchdog */
+};
+
+/* The VM and its one vCPU: file descriptors and the memory we share. */
+struct vm {
+	int kvm_fd;             /* /dev/kvm: system-wide ioctls */
+	int vm_fd;              /* KVM_CREATE_VM: this virtual machine */
+	int vcpu_fd;            /* KVM_CREATE_VCPU: its processor */
+	uint8_t *mem;           /* guest RAM, as the host sees it */
+	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
+	size_t run_size;
+};
+
+/* Print a message and exit with the given status. Every fatal error
+ * in this file goes through here, so each one says who is talking. */
+static void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* An ioctl that must succeed: on failure, name the ioctl, give the
+ * errno text and say what to do about it, then exit with status 2. */
+static int kvm_ioctl(int fd, unsigned long request, void *arg,
+		     const char *name, const char *advice)
+{
+	int ret = ioctl(fd, request, arg);
+
+	if (ret < 0)
+		die(2, "%s failed: %s\n  %s", name, strerror(errno), advice);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The command line                                                    */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: %s [--pae] [--note-readonly | --note-unmapped] [--trace]\n"
+		"       [--guest FILE] [--timeout SECONDS] [--help]\n"
+		"\n"
+		"Runs a 32-bit guest with paging on: it prints \"Hello, world!\" through\n"
+		"port 0x%x, prints the note the host left at physical 0x%x, which it\n"
+		"sees at virtual 0x%x, replies through that page, stores %d at\n"
+		"address 0x%x and halts with %d in EAX. The host builds the page tables\n"
+		"at 0x%x.\n"
+		"\n"
+		"  --pae              PAE paging (3 levels, 64-bit entries) instead of\n"
+		"                     32-bit paging (2 levels, 32-bit entries)\n"
+		"  --note-readonly    map the note page read-only: the guest's reply faults\n"
+		"  --note-unmapped    leave the note page out: the guest's read faults\n"
+		"  --trace            print the mode at start and end, the page table\n"
+		"                     translations, and every VM exit (on stderr)\n"
+		"  --guest FILE       run a flat 32-bit binary instead, loaded at 0x%x\n"
+		"                     (CS = 0x%02x, DS = SS = 0x%02x, flat, ESP = 0x%x)\n"
+		"  --timeout SECONDS  stop a guest still running after this long\n"
+		"                     (default %g, 0 = never)\n"
+		"  --help             this text\n"
+		"\n"
+		"The device is %s, or $KVM_DEVICE if set.\n"
+		"Exit status: 0 halted and checked, 1 the guest failed, 2 usage or\n"
+		"host setup error, 77 this host's KVM cannot run this step (it drops\n"
+		"CR0.PG outside long mode: try make lab CMD=./step6).\n",
+		program, CONSOLE_PORT, GUEST_NOTE_ADDR, NOTE_VADDR, GUEST_EXPECTED,
+		GUEST_RESULT_ADDR, GUEST_EXPECTED, GUEST_PAGE_DIR, GUEST_LOAD_ADDR,
+		GDT_CODE, GDT_DATA, GUEST_STACK_TOP, DEFAULT_TIMEOUT, DEFAULT_DEVICE);
+}
+
+/* Parse a number of seconds, rejecting anything that is not one. */
+static double parse_seconds(const char *text)
+{
+	char *end;
+	double seconds;
+
+	errno = 0;
+	seconds = strtod(text, &end);
+	if (errno || end == text || *end || !(seconds >= 0 && seconds <= 86400))
+		die(2, "--timeout wants a number of seconds from 0 to 86400, not \"%s\"",
+		    text);
+	return seconds;
+}
+
+/* Read the command line into struct options; bad input is status 2. */
+static struct options parse_options(int argc, char **argv)
+{
+	struct options opt = { .timeout = DEFAULT_TIMEOUT };
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(arg, "--trace")) {
+			opt.trace = 1;
+		} else if (!strcmp(arg, "--pae")) {
+			opt.pae = 1;
+		} else if (!strcmp(arg, "--note-readonly")) {
+			opt.note_readonly = 1;
+		} else if (!strcmp(arg, "--note-unmapped")) {
+			opt.note_unmapped = 1;
+		} else if (!strcmp(arg, "--guest") || !strcmp(arg, "--timeout")) {
+			if (i + 1 >= argc)
+				die(2, "%s needs a value (see --help)", arg);
+			if (!strcmp(arg, "--guest"))
+				opt.guest_path = argv[++i];
+			else
+				opt.timeout = parse_seconds(argv[++i]);
+		} else {
+			fprintf(stderr, "%s: unknown option \"%s\"\n", program, arg);
+			usage(stderr);
+			exit(2);
+		}
+	}
+	return opt;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening /dev/kvm                                                    */
+
+/* Open the KVM device and check its API version. Each way this can
+ * fail has its own cause and its own remedy, so each gets a message. */
+static int kvm_open(void)
+{
+	const char *path = getenv("KVM_DEVICE") ? getenv("KVM_DEVICE") : DEFAULT_DEVICE;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int version;
+
+	if (fd < 0 && errno == ENOENT)
+		die(2, "%s does not exist: the kvm module is not loaded, or this machine\n"
+		    "  has no hardware virtualization. Try: sudo modprobe kvm_intel (or\n"
+		    "  kvm_amd); turn on VT-x/AMD-V in the firmware; or use the lab: make lab",
+		    path);
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		die(2, "cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
+		    "  \"kvm\"): sudo usermod -aG kvm $USER, then log in again.",
+		    path, strerror(errno), path);
+	if (fd < 0 && (errno == ENXIO || errno == ENODEV))
+		die(2, "cannot open %s: %s\n  The module is loaded but found no usable\n"
+		    "  virtualization: check VT-x/AMD-V in the firmware, or nested\n"
+		    "  virtualization if this is itself a virtual machine.",
+		    path, strerror(errno));
+	if (fd < 0)
+		die(2, "cannot open %s: %s", path, strerror(errno));
+
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0)
+		die(2, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
+		    strerror(errno));
+	if (version != KVM_API_VERSION)
+		die(2, "%s speaks KVM API version %d; this program needs %d", path,
+		    version, KVM_API_VERSION);
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* The VM, its memory and its vCPU (steps 2 and 3)                     */
+
+/* Create the VM and give it GUEST_MEM_SIZE bytes of RAM at guest-physical
+ * address 0, backed by anonymous memory of ours. */
+static void vm_create(struct vm *vm)
+{
+	struct kvm_userspace_memory_region region;
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
+		die(2, "this KVM lacks KVM_CAP_USER_MEMORY, which every step needs");
+	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM",
+			      "Is another hypervisor holding the hardware? See dmesg.");
+
+	vm->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		die(2, "mmap of %d bytes of guest memory: %s", GUEST_MEM_SIZE,
+		    strerror(errno));
+
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_MEM_SIZE,
+		.userspace_addr = (uintptr_t)vm->mem,
+	};
+	kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region,
+		  "KVM_SET_USER_MEMORY_REGION", "Step 2 shows what this ioctl checks.");
+}
+
+/* Create vCPU 0 and map its kvm_run page, where KVM_RUN reports why it
+ * returned. */
+static void vcpu_create(struct vm *vm)
+{
+	int size;
+
+	vm->vcpu_fd = kvm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0, "KVM_CREATE_VCPU",
+				"See dmesg for the reason KVM gives.");
+	size = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0,
+			 "KVM_GET_VCPU_MMAP_SIZE", "See dmesg.");
+	if ((size_t)size < sizeof(struct kvm_run))
+		die(2, "KVM_GET_VCPU_MMAP_SIZE says %d, less than a struct kvm_run", size);
+	vm->run_size = size;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED)
+		die(2, "mmap of the vCPU's kvm_run area: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* Protected mode: segments and the GDT, as in step 5                  */
+
+/* The two segments every flat protected-mode system uses: code and data,
+ * both from address 0 to 4 GiB, privilege 0. They are written as KVM's
+ * struct kvm_segment, which is the CPU's hidden descriptor cache spelled
+ * out field by field; gdt_entry() packs the same fields into the GDT. */
+static const struct kvm_segment flat_code32 = {
+	.selector = GDT_CODE,
+	.base = 0,
+	.limit = 0xffffffff,    /* in bytes, as the cache holds it */
+	.type = 0xb,            /* code: execute/read, accessed */
+	.s = 1,                 /* a code or data segment, not a system one */
+	.dpl = 0,               /* descriptor privilege level: kernel */
+	.present = 1,
+	.db = 1,                /* default operand size 32 bits */
+	.l = 0,                 /* not 64-bit code */
+	.g = 1,                 /* limit counts 4 KiB pages (see gdt_entry) */
+};
+
+static const struct kvm_segment flat_data32 = {
+	.selector = GDT_DATA,
+	.base = 0,
+	.limit = 0xffffffff,
+	.type = 0x3,            /* data: read/write, accessed */
+	.s = 1,
+	.dpl = 0,
+	.present = 1,
+	.db = 1,                /* for SS: 32-bit stack pointer (ESP) */
+	.l = 0,
+	.g = 1,
+};
+
+/*
+ * Pack a segment into the 8-byte descriptor the CPU reads from the GDT.
+ * The fields are scattered for compatibility with the 80286:
+ *
+ *  63      56 55 54 53 52 51   48 47 46 45 44 43   40 39      32
+ * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
+ * |base 31:24|G |DB|L |AV|lim19:16|P | DPL |S | type  |base 23:16|
+ * +----------+--+--+--+--+-------+--+-----+--+-------+----------+
+ *  31                         16 15                             0
+ * +-----------------------------+-------------------------------+
+ * |          base 15:0          |          limit 15:0           |
+ * +-----------------------------+-------------------------------+
+ *
+ * The limit has 20 bits: with G=1 it counts 4 KiB pages, so 0xfffff
+ * means 4 GiB. Type 0xb: code (8) + readable (2) + accessed (1); type 0x3:
+ * writable (2) + accessed (1). Accessed is set up front so the CPU never
+ * needs to write it back into the table.
+ */
+static uint64_t gdt_entry(const struct kvm_segment *seg)
+{
+	uint64_t limit = seg->g ? seg->limit >> 12 : seg->limit;
+	uint64_t base = seg->base;
+	uint64_t d = 0;
+
+	d |= limit & 0xffff;                        /* bits 15:0  */
+	d |= (base & 0xffffff) << 16;               /* bits 39:16 */
+	d |= (uint64_t)(seg->type & 0xf) << 40;
+	d |= (uint64_t)(seg->s & 1) << 44;
+	d |= (uint64_t)(seg->dpl & 3) << 45;
+	d |= (uint64_t)(seg->present & 1) << 47;
+	d |= ((limit >> 16) & 0xf) << 48;           /* bits 51:48 */
+	d |= (uint64_t)(seg->avl & 1) << 52;
+	d |= (uint64_t)(seg->l & 1) << 53;
+	d |= (uint64_t)(seg->db & 1) << 54;
+	d |= (uint64_t)(seg->g & 1) << 55;
+	d |= ((base >> 24) & 0xff) << 56;           /* bits 63:56 */
+	return d;
+}
+
+/* Write the GDT into guest memory: entry 0 must be null (a selector of 0
+ * means "no segment"), then code and data. Returns nothing: the vCPU
+ * learns where the table is from sregs.gdt (the GDTR). */
+static void guest_build_gdt(struct vm *vm)
+{
+	uint64_t gdt[GDT_ENTRIES] = {
+		[GDT_NULL / 8] = 0,
+		[GDT_CODE / 8] = gdt_entry(&flat_code32),
+		[GDT_DATA / 8] = gdt_entry(&flat_data32),
+	};
+
+	memcpy(vm->mem + GUEST_GDT_ADDR, gdt, sizeof(gdt));
+}
+
+/* ------------------------------------------------------------------ */
+/* 32-bit paging: two levels, 4-byte entries                           */
+
+/*
+ * One entry of a 32-bit page directory or page table: the physical
+ * address of a 4 KiB-aligned page (of the next table, or of memory)
+ * and flags in the low 12 bits.
+ *
+ *  31                                  12 11   9 8 7  6 5  4   3   2  1 0
+ * +--------------------------------------+------+-+--+-+-+---+---+--+--+-+
+ * |      physical page address 31:12     |avail.|G|PS|D|A|PCD|PWT|US|RW|P|
+ * +--------------------------------------+------+-+--+-+-+---+---+--+--+-+
+ *
+ * P: present; a clear P makes the whole entry mean "not mapped". RW:
+ * writable (with CR0.WP, for the kernel too). US: user (CPL 3) may use
+ * it. A, D: accessed and dirty, set by the CPU. PS, in a directory entry:
+ * a 4 MiB page instead of a table (needs CR4.PSE; not used here).
+ */
+static uint32_t pte32(uint32_t physical, uint32_t flags)
+{
+	return (physical & 0xfffff000) | flags;
+}
+
+/* Write entry index of a 32-bit table at guest-physical address table. */
+static void table32_set(struct vm *vm, uint32_t table, unsigned index, uint32_t entry)
+{
+	memcpy(vm->mem + table + index * 4, &entry, sizeof(entry));
+}
+
+/*
+ * 32-bit paging: a 32-bit virtual address is cut into two indexes and an
+ * offset; CR3 holds the page directory's physical address.
+ *
+ *  31         22 21         12 11            0
+ * +-------------+-------------+---------------+
+ * |  PD index   |  PT index   |  page offset  |
+ * +-------------+-------------+---------------+
+ *   1024 entries  1024 entries   4 KiB
+ *
+ * 0x00001000: PD[0] -> PT_RAM[1]  -> physical 0x1000 (identity)
+ * 0x00400000: PD[1] -> PT_NOTE[0] -> physical 0x180000 (the note)
+ * 0x00800000: PD[?] -> ...        -> physical 0x180000 (your work)
+ *
+ * PT_RAM maps the 512 pages of RAM to themselves; the note page gets a
+ * second virtual address in a page table of its own.
+ */
+static void guest_build_tables32(struct vm *vm, uint32_t note_flags)
+{
+	for (unsigned page = 0; page < GUEST_MEM_SIZE / 4096; page++)
+		table32_set(vm, GUEST_PT_RAM, page, pte32(page * 4096, PTE_P | PTE_W));
+	table32_set(vm, GUEST_PT_NOTE, (NOTE_VADDR >> 12) & 1023,
+		    pte32(GUEST_NOTE_ADDR, note_flags));
+	table32_set(vm, GUEST_PAGE_DIR, 0, pte32(GUEST_PT_RAM, PTE_P | PTE_W));
+	table32_set(vm, GUEST_PAGE_DIR, NOTE_VADDR >> 22, pte32(GUEST_PT_NOTE, PTE_P | PTE_W));
+	/* TODO(06): map the note page at ALIAS_VADDR too, with the same
+	 * flags. (PAE, --pae, is not part of this exercise.) */
+}
+
+/* ------------------------------------------------------------------ */
+/* PAE paging: three levels, 8-byte entries                            */
+
+/*
+ * One PAE entry: the same flags in the low 12 bits, but 64 bits wide, so
+ * the physical address can go beyond 4 GiB; bit 63 is XD (no execute,
+ * needs EFER.NXE). Long mode (step 7) uses this format at every level.
+ *
+ *  63 62      52 51                       12 11  9 8 7  6 5  4   3   2  1 0
+ * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ * |XD| (avail.) |  physical address 51:12   |avail|G|PS|D|A|PCD|PWT|US|RW|P|
+ * +--+----------+---------------------------+-----+-+--+-+-+---+---+--+--+-+
+ *
+ * The top level, the PDPT's 4 entries, is special: only P (and the cache
+ * bits) may be set; RW and US there are reserved and make the CPU refuse
+ * the whole table.
+ */
+static uint64_t pte_pae(uint64_t physical, uint64_t flags)
+{
+	return (physical & 0x000ffffffffff000ULL) | flags;
+}
+
+/* Write entry index of a PAE table at guest-physical address table. */
+static void table64_set(struct vm *vm, uint32_t table, unsigned index, uint64_t entry)
+{
+	memcpy(vm->mem + table + index * 8, &entry, sizeof(entry));
+}
+
+/*
+ * PAE paging: with 8-byte entries a 4 KiB table holds 512, so each index
+ * is 9 bits, and a third level on top, the page directory pointer table
+ * (PDPT, 4 entries), takes the 2 remaining bits. CR3 holds its address.
+ *
+ *  31 30 29       21 20       12 11            0
+ * +-----+-----------+-----------+---------------+
+ * |PDPT |  PD index |  PT index |  page offset  |
+ * +-----+-----------+-----------+---------------+
+ *
+ * 0x00001000: PDPT[0] -> PD[0] -> PT_RAM[1]  -> physical 0x1000
+ * 0x00400000: PDPT[0] -> PD[2] -> PT_NOTE[0] -> physical 0x180000
+ */
+static void guest_build_tables_pae(struct vm *vm, uint32_t note_flags)
+{
+	for (unsigned page = 0; page < GUEST_MEM_SIZE / 4096; page++)
+		table64_set(vm, GUEST_PT_RAM, page, pte_pae(page * 4096, PTE_P | PTE_W));
+	table64_set(vm, GUEST_PT_NOTE, (NOTE_VADDR >> 12) & 511,
+		    pte_pae(GUEST_NOTE_ADDR, note_flags));
+	table64_set(vm, GUEST_PAE_PD, 0, pte_pae(GUEST_PT_RAM, PTE_P | PTE_W));
+	table64_set(vm, GUEST_PAE_PD, (NOTE_VADDR >> 21) & 511,
+		    pte_pae(GUEST_PT_NOTE, PTE_P | PTE_W));
+	table64_set(vm, GUEST_PAGE_DIR, NOTE_VADDR >> 30, pte_pae(GUEST_PAE_PD, PTE_P));
+}
+
+/* The note: text at the start of its page, for the guest to print, and
+ * the flags of its page table entry, which --note-readonly and
+ * --note-unmapped change to show what the guest (and the host) see. */
+static uint32_t guest_write_note(struct vm *vm, const struct options *opt)
+{
+	memcpy(vm->mem + GUEST_NOTE_ADDR, NOTE_TEXT, sizeof(NOTE_TEXT));
+	if (opt->note_unmapped)
+		return 0;
+	if (opt->note_readonly)
+		return PTE_P;
+	return PTE_P | PTE_W;
+}
+
+/* What to tell a learner whose KVM dropped a paging bit. */
+static const char *paging_advice(const struct options *opt)
+{
+	return opt->pae ?
+		"  Such a KVM (kvm_pvm, a KVM without hardware virtualization, is one)\n"
+		"  pages only in long mode: the guest's first instruction would end in\n"
+		"  KVM_EXIT_SHUTDOWN. Step 7's long mode runs here; for this step use\n"
+		"  the lab: make lab CMD='exercises/ex.sh check 06-alias'" :
+		"  Such a KVM (kvm_pvm, a KVM without hardware virtualization, is one)\n"
+		"  pages only in long mode: the guest's first instruction would end in\n"
+		"  KVM_EXIT_SHUTDOWN. Step 7's long mode runs here; for this step use\n"
+		"  the lab: make lab CMD='exercises/ex.sh check 06-alias'";
+}
+
+/* Ask KVM what it made of our control registers: KVM_GET_SREGS after
+ * KVM_SET_SREGS. A KVM that cannot run paging outside long mode (kvm_pvm)
+ * accepts CR0.PG without error and drops it; running on would only end
+ * in KVM_EXIT_SHUTDOWN, so we stop here with status 77 and say why. */
+static void vcpu_check_paging(struct vm *vm, const struct kvm_sregs *wanted,
+			      const struct options *opt)
+{
+	struct kvm_sregs got;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &got, "KVM_GET_SREGS", "See dmesg.");
+	if ((got.cr0 & CR0_PG) && (got.cr4 & CR4_PAE) == (wanted->cr4 & CR4_PAE))
+		return;
+	if (!(got.cr0 & CR0_PG))
+		die(77, "this host's KVM cannot run %s paging: it dropped CR0.PG (set cr0 0x%llx, read back 0x%llx)\n%s",
+		    opt->pae ? "PAE" : "32-bit", wanted->cr0, got.cr0, paging_advice(opt));
+	die(77, "this host's KVM cannot run PAE paging: it dropped CR4.PAE (set cr4 0x%llx, read back 0x%llx)\n%s",
+	    wanted->cr4, got.cr4, paging_advice(opt));
+}
+
+/* Step 5's flat protected mode plus paging: CR3 points at the top table,
+ * CR4.PAE picks the format, CR0.PG turns translation on and CR0.WP makes
+ * read-only pages read-only for the kernel too. The tables must be in
+ * memory first: with PAE, KVM reads the 4 PDPT entries right here. */
+static void vcpu_setup_paging(struct vm *vm, const struct options *opt)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS", "See dmesg.");
+	sregs.gdt.base = GUEST_GDT_ADDR;
+	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
+	sregs.cs = flat_code32;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_data32;
+	sregs.cr3 = GUEST_PAGE_DIR;
+	sregs.cr4 = opt->pae ? CR4_PAE : 0;
+	sregs.cr0 = CR0_PE | CR0_ET | CR0_WP | CR0_PG;
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS",
+		  "KVM refused this paging state; see dmesg.");
+	vcpu_check_paging(vm, &sregs, opt);
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;              /* bit 1 is reserved and always 1 */
+	regs.rip = GUEST_LOAD_ADDR;
+	regs.rsp = GUEST_STACK_TOP;
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS", "See dmesg.");
+}
+
+/* Copy the guest into memory at GUEST_LOAD_ADDR: the embedded one, or
+ * the file named by --guest. Returns its size. */
+static size_t guest_load(struct vm *vm, const struct options *opt)
+{
+	const size_t room = GUEST_PAGE_DIR - GUEST_LOAD_ADDR;
+	const char *path = opt->guest_path;
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (!path) {
+		size_t size = guest_exercise_end - guest_exercise;
+
+		memcpy(vm->mem + GUEST_LOAD_ADDR, guest_exercise, size);
+		return size;
+	}
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse
+	 * anything but a regular file right after). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		die(2, "cannot open guest file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		die(2, "cannot stat guest file %s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		die(2, "guest file %s is a directory, not a flat binary", path);
+	if (!S_ISREG(st.st_mode))
+		die(2, "guest file %s is not a regular file", path);
+	if (st.st_size == 0)
+		die(2, "guest file %s is empty: there is nothing to run", path);
+	if ((uintmax_t)st.st_size > room)
+		die(2, "guest file %s is too large: %jd bytes, and the guest has room\n"
+		    "  for %zu bytes at 0x%x", path, (intmax_t)st.st_size, room,
+		    GUEST_LOAD_ADDR);
+	got = read(fd, vm->mem + GUEST_LOAD_ADDR, st.st_size);
+	if (got != st.st_size)
+		die(2, "cannot read guest file %s: %s", path,
+		    got < 0 ? strerror(errno) : "short read");
+	close(fd);
+	return st.st_size;
+}
+
+/* ------------------------------------------------------------------ */
+/* Telling the learner what happened                                   */
+
+/* KVM's exit reasons by name: KVM_RUN tells us why it returned as a
+ * number in run->exit_reason, and a number teaches nothing. */
+static const char *const exit_names[] = {
+	[KVM_EXIT_UNKNOWN] = "KVM_EXIT_UNKNOWN",
+	[KVM_EXIT_EXCEPTION] = "KVM_EXIT_EXCEPTION",
+	[KVM_EXIT_IO] = "KVM_EXIT_IO",
+	[KVM_EXIT_HYPERCALL] = "KVM_EXIT_HYPERCALL",
+	[KVM_EXIT_DEBUG] = "KVM_EXIT_DEBUG",
+	[KVM_EXIT_HLT] = "KVM_EXIT_HLT",
+	[KVM_EXIT_MMIO] = "KVM_EXIT_MMIO",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "KVM_EXIT_IRQ_WINDOW_OPEN",
+	[KVM_EXIT_SHUTDOWN] = "KVM_EXIT_SHUTDOWN",
+	[KVM_EXIT_FAIL_ENTRY] = "KVM_EXIT_FAIL_ENTRY",
+	[KVM_EXIT_INTR] = "KVM_EXIT_INTR",
+	[KVM_EXIT_SET_TPR] = "KVM_EXIT_SET_TPR",
+	[KVM_EXIT_TPR_ACCESS] = "KVM_EXIT_TPR_ACCESS",
+	[KVM_EXIT_NMI] = "KVM_EXIT_NMI",
+	[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
+	[KVM_EXIT_OSI] = "KVM_EXIT_OSI",
+	[KVM_EXIT_PAPR_HCALL] = "KVM_EXIT_PAPR_HCALL",
+	[KVM_EXIT_WATCHDOG] = "KVM_EXIT_WATCHDOG",
+	[KVM_EXIT_EPR] = "KVM_EXIT_EPR",
+	[KVM_EXIT_SYSTEM_EVENT] = "KVM_EXIT_SYSTEM_EVENT",
+	[KVM_EXIT_IOAPIC_EOI] = "KVM_EXIT_IOAPIC_EOI",
+	[KVM_EXIT_HYPERV] = "KVM_EXIT_HYPERV",
+};
+
+static const char *exit_name(unsigned int reason)
+{
+	static char unknown[40];
+
+	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+		return exit_names[reason];
+	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step6)", reason);
+	return unknown;
+}
+
+/* Print the registers that explain where the guest was and what it was
+ * doing, for every way a run can go wrong. */
+static void vcpu_dump(struct vm *vm, FILE *out)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(out, "  (registers unavailable: %s)\n", strerror(errno));
+		return;
+	}
+	fprintf(out, "  rip %016llx  rsp %016llx  rflags %08llx\n", r.rip, r.rsp, r.rflags);
+	fprintf(out, "  rax %016llx  rbx %016llx  rcx %016llx  rdx %016llx\n",
+		r.rax, r.rbx, r.rcx, r.rdx);
+	fprintf(out, "  rsi %016llx  rdi %016llx  rbp %016llx\n", r.rsi, r.rdi, r.rbp);
+	fprintf(out, "  cs %04x (base %llx, %s)  ds %04x  ss %04x  cr0 %08llx  cr3 %llx  cr4 %llx\n",
+		s.cs.selector, s.cs.base, s.cs.db ? "32-bit" : "16-bit",
+		s.ds.selector, s.ss.selector, s.cr0, s.cr3, s.cr4);
+	fprintf(out, "  cr2 %llx (the address of the last page fault, if any)\n", s.cr2);
+}
+
+/* Read up to n bytes of the guest's code from a linear address into buf.
+ * Each byte's address goes through KVM_TRANSLATE (which knows the mode
+ * and walks the page tables, if any) and is checked against our RAM
+ * before we read it: the guest controls where its code is. Returns the
+ * number of bytes read; *stop says why it stopped short, or is NULL. */
+static int guest_read_code(struct vm *vm, uint64_t linear, uint8_t *buf, int n,
+			   const char **stop)
+{
+	struct kvm_translation tr;
+	int i;
+
+	*stop = NULL;
+	for (i = 0; i < n; i++) {
+		tr = (struct kvm_translation){ .linear_address = linear + i };
+		if (ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid) {
+			*stop = "not mapped";
+			break;
+		}
+		if (tr.physical_address >= GUEST_MEM_SIZE) {
+			*stop = "no RAM there";
+			break;
+		}
+		buf[i] = vm->mem[tr.physical_address];
+	}
+	return i;
+}
+
+/* Print the code bytes read from linear, and name the instructions a
+ * KVM without hardware virtualization (kvm_pvm) cannot emulate at
+ * privilege level 0: int3 (cc), int n (cd) and 32-bit iret (cf). */
+static void print_code(FILE *out, uint64_t linear, const uint8_t *code, int n,
+		       const char *stop)
+{
+	fprintf(out, "  code at 0x%llx:", (unsigned long long)linear);
+	for (int i = 0; i < n; i++)
+		fprintf(out, " %02x", code[i]);
+	if (stop)
+		fprintf(out, "%s(%s)", n ? " ... " : " ", stop);
+	fputc('\n', out);
+	if (n && (code[0] == 0xcc || code[0] == 0xcd || code[0] == 0xcf))
+		fprintf(out, "  (%s in kernel mode: some KVMs without hardware virtualization,\n"
+			"  such as kvm_pvm, cannot emulate it; a hardware KVM can)\n",
+			code[0] == 0xcc ? "int3" : code[0] == 0xcd ? "int n" : "iret");
+}
+
+/* The bytes at CS:EIP, so a learner can see which instruction the guest
+ * was at. With paging on, CS's base plus EIP is a virtual address, which
+ * guest_read_code() translates through the guest's page tables. */
+static void guest_show_code(struct vm *vm, FILE *out)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	const char *stop;
+	uint8_t code[8];
+	uint64_t linear;
+	int n;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (!(s.cr0 & CR0_PG)) {
+		fprintf(out, "  (paging is off now: KVM reset the vCPU, EIP tells nothing)\n");
+		return;
+	}
+	linear = (s.cs.base + r.rip) & 0xffffffff;
+	n = guest_read_code(vm, linear, code, sizeof(code), &stop);
+	print_code(out, linear, code, n, stop);
+}
+
+/* Names of the set bits of a register, from a table of bit names, into
+ * buf: "PE ET" for CR0 = 0x11. Unnamed set bits are left out. */
+static const char *bit_names(uint64_t value, const char *const names[], int count,
+			     char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int bit = 0; bit < count; bit++)
+		if ((value >> bit) & 1 && names[bit] && used < size)
+			used += snprintf(buf + used, size - used, "%s%s",
+					 used ? " " : "", names[bit]);
+	return buf;
+}
+
+static const char *const cr0_names[32] = {
+	[0] = "PE", [1] = "MP", [2] = "EM", [3] = "TS", [4] = "ET", [5] = "NE",
+	[16] = "WP", [18] = "AM", [29] = "NW", [30] = "CD", [31] = "PG",
+};
+static const char *const cr4_names[32] = {
+	[0] = "VME", [1] = "PVI", [2] = "TSD", [3] = "DE", [4] = "PSE", [5] = "PAE",
+	[6] = "MCE", [7] = "PGE", [9] = "OSFXSR", [10] = "OSXMMEXCPT",
+};
+static const char *const efer_names[12] = {
+	[0] = "SCE", [8] = "LME", [10] = "LMA", [11] = "NXE",
+};
+
+/* --trace: the state that decides the CPU's mode, at the start and the
+ * end of the run: the control registers, EFER, and CS's hidden cache,
+ * whose db and l bits say how the CPU decodes the guest's code. */
+static void trace_mode(struct vm *vm, const char *when)
+{
+	char b0[64], b4[64], be[32];
+	struct kvm_sregs s;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s, "KVM_GET_SREGS", "See dmesg.");
+	fprintf(stderr, "[trace] %s: cr0 0x%llx (%s)  cr3 0x%llx  cr4 0x%llx (%s)  efer 0x%llx (%s)\n",
+		when, s.cr0, bit_names(s.cr0, cr0_names, 32, b0, sizeof(b0)), s.cr3,
+		s.cr4, bit_names(s.cr4, cr4_names, 32, b4, sizeof(b4)),
+		s.efer, bit_names(s.efer, efer_names, 12, be, sizeof(be)));
+	fprintf(stderr, "[trace] %s: cs 0x%04x base 0x%llx limit 0x%x type 0x%x s %u dpl %u "
+		"present %u db %u l %u g %u  gdt 0x%llx limit 0x%x\n",
+		when, s.cs.selector, s.cs.base, s.cs.limit, s.cs.type, s.cs.s, s.cs.dpl,
+		s.cs.present, s.cs.db, s.cs.l, s.cs.g, s.gdt.base, s.gdt.limit);
+}
+
+/* --trace: ask KVM how the guest's page tables translate a virtual
+ * address, as the guest's MMU would (KVM_TRANSLATE). This is the host's
+ * view of the mapping, before the guest runs a single instruction.
+ * (On x86 KVM fills in only valid and physical_address: its writeable
+ * field is always 1, whatever the page table entry says.) */
+static void trace_translate(struct vm *vm, uint64_t virtual)
+{
+	struct kvm_translation tr = { .linear_address = virtual };
+
+	kvm_ioctl(vm->vcpu_fd, KVM_TRANSLATE, &tr, "KVM_TRANSLATE", "See dmesg.");
+	if (tr.valid)
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> physical 0x%llx\n",
+			(unsigned long long)virtual, tr.physical_address);
+	else
+		fprintf(stderr, "[trace] KVM_TRANSLATE virtual 0x%llx -> not mapped\n",
+			(unsigned long long)virtual);
+}
+
+/* ------------------------------------------------------------------ */
+/* The watchdog                                                        */
+
+/* A guest can loop forever, and KVM_RUN would never return. The watchdog
+ * is a timer signal: its handler sets run->immediate_exit, and the signal
+ * itself kicks the vCPU out of KVM_RUN, which then fails with EINTR. */
+static struct kvm_run *watchdog_run;
+static volatile sig_atomic_t watchdog_fired;
+
+static void watchdog_handler(int sig)
+{
+	(void)sig;
+	watchdog_fired = 1;
+	watchdog_run->immediate_exit = 1;
+}
+
+/* Arm the watchdog for the given number of seconds (0: never). */
+static void watchdog_start(struct vm *vm, double seconds)
+{
+	struct sigaction sa = { .sa_handler = watchdog_handler };
+	struct itimerval timer = { 0 };
+
+	if (seconds <= 0)
+		return;
+	watchdog_run = vm->run;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		die(2, "sigaction(SIGALRM): %s", strerror(errno));
+	timer.it_value.tv_sec = (time_t)seconds;
+	timer.it_value.tv_usec = (suseconds_t)((seconds - (time_t)seconds) * 1e6);
+	if (timer.it_value.tv_sec == 0 && timer.it_value.tv_usec == 0)
+		timer.it_value.tv_usec = 1;
+	if (setitimer(ITIMER_REAL, &timer, NULL) < 0)
+		die(2, "setitimer: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* The run loop                                                        */
+
+/* KVM_EXIT_IO: the guest executed in or out. The bytes live in the
+ * kvm_run page at data_offset: for "out" the guest's bytes to consume,
+ * for "in" the place to put our answer. Returns 0 when handled, -1 for a
+ * port nobody answers. */
+static int vcpu_handle_io(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	size_t bytes = (size_t)run->io.size * run->io.count;
+
+	/* data_offset comes from the kernel, but check it anyway: a wrong
+	 * offset here would have us scribble over our own memory. */
+	if (run->io.data_offset > vm->run_size || bytes > vm->run_size - run->io.data_offset)
+		die(1, "KVM_EXIT_IO with data outside the kvm_run area (offset %llu, %zu bytes)",
+		    (unsigned long long)run->io.data_offset, bytes);
+	if (run->io.port != CONSOLE_PORT || run->io.size != 1)
+		return -1;
+	if (run->io.direction == KVM_EXIT_IO_OUT)
+		fwrite(data, 1, bytes, stdout);
+	else
+		memset(data, CONSOLE_PORT, bytes);
+	return 0;
+}
+
+/* Print one exit for --trace: its name and the details that matter. */
+static void trace_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	struct kvm_regs regs;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0)
+		regs.rip = ~0ULL;
+	fprintf(stderr, "[trace] %-22s rip 0x%llx", exit_name(run->exit_reason), regs.rip);
+	if (run->exit_reason == KVM_EXIT_IO) {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		int is_out = run->io.direction == KVM_EXIT_IO_OUT;
+
+		fprintf(stderr, "  %s port 0x%x size %u count %u", is_out ? "out" : "in",
+			run->io.port, run->io.size, run->io.count);
+		if (is_out && run->io.size == 1 && run->io.count == 1 &&
+		    run->io.data_offset < vm->run_size)
+			fprintf(stderr, " data 0x%02x '%c'", data[0],
+				data[0] >= 0x20 && data[0] < 0x7f ? data[0] : '.');
+	}
+	fputc('\n', stderr);
+}
+
+/* Why the run ended, for main() to judge. */
+enum run_end { RUN_HALTED, RUN_FAILED };
+
+/* Say why the guest stopped when it was not a clean HLT: which exit, what
+ * KVM told us about it, what it most likely means with paging on, and
+ * the registers. */
+static void explain_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: the guest stopped: %s\n", program, exit_name(run->exit_reason));
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		fprintf(stderr, "  %s port 0x%x (size %u, count %u): no device answers this port\n",
+			run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from",
+			run->io.port, run->io.size, run->io.count);
+		break;
+	case KVM_EXIT_MMIO:
+		fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
+			run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+			(unsigned long long)run->mmio.phys_addr);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
+			"  first exception could not be delivered, nor the double fault after\n"
+			"  it, and the CPU shut down. With paging on the usual cause is a page\n"
+			"  fault. Right after entry: the code at EIP is not mapped; check CR3,\n"
+			"  the page directory and page table entries, and CR4 (PAE picks the\n"
+			"  table format; PAE's PDPT entries allow only P). Later: an address\n"
+			"  the tables do not map, or a write to a read-only page (CR0.WP);\n"
+			"  CR2 holds the address. --trace shows KVM_TRANSLATE of the guest's\n"
+			"  addresses. (Some KVMs reset the vCPU on shutdown: the registers\n"
+			"  below may show the reset state.)\n");
+		guest_show_code(vm, stderr);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"
+			"  (the segment and control registers are invalid together)\n",
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		fprintf(stderr, "  suberror %u%s\n", run->internal.suberror,
+			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+			": KVM could not emulate the instruction at RIP (below: its bytes,\n"
+			"  or why there are none)" : "");
+		guest_show_code(vm, stderr);
+		break;
+	default:
+		fprintf(stderr, "  %s does not handle this exit\n", program);
+		break;
+	}
+	vcpu_dump(vm, stderr);
+}
+
+/* Run the vCPU until the guest halts or does something we do not handle.
+ * Each pass: enter the guest, and when KVM_RUN returns, look at
+ * run->exit_reason to see why. */
+static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
+{
+	for (;;) {
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR && watchdog_fired) {
+				fflush(stdout);
+				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
+					program, opt->timeout);
+				vcpu_dump(vm, stderr);
+				return RUN_FAILED;
+			}
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			die(2, "KVM_RUN failed: %s\n  See dmesg for what KVM reported.",
+			    strerror(errno));
+		}
+		if (opt->trace)
+			trace_exit(vm);
+
+		switch (vm->run->exit_reason) {
+		case KVM_EXIT_HLT:
+			return RUN_HALTED;
+		case KVM_EXIT_IO:
+			if (vcpu_handle_io(vm) == 0)
+				continue;
+			explain_exit(vm);
+			return RUN_FAILED;
+		default:
+			explain_exit(vm);
+			return RUN_FAILED;
+		}
+	}
+}
+
+/* The guest halted: check what it left behind. Besides the two 42s of
+ * every step, the reply it wrote at virtual NOTE_VADDR + 0x100 must have
+ * landed in the note's physical page: the write went through the tables.
+ * With a guest of the learner's own, the results are only reported. */
+static int guest_check(struct vm *vm, const struct options *opt)
+{
+	const uint32_t reply_addr = GUEST_NOTE_ADDR + NOTE_REPLY_OFFSET;
+	struct kvm_regs regs;
+	uint32_t eax, result, reply;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs, "KVM_GET_REGS", "See dmesg.");
+	eax = regs.rax & 0xffffffff;
+	memcpy(&result, vm->mem + GUEST_RESULT_ADDR, sizeof(result));
+	memcpy(&reply, vm->mem + reply_addr, sizeof(reply));
+	fflush(stdout);
+	printf("%s: the guest halted: EAX = %u, memory[0x%x] = %u, its reply at physical 0x%x = %u\n",
+	       program, eax, GUEST_RESULT_ADDR, result, reply_addr, reply);
+	if (opt->guest_path)
+		return 0;
+	if (eax != GUEST_EXPECTED || result != GUEST_EXPECTED || reply != GUEST_EXPECTED) {
+		fprintf(stderr, "%s: wrong result: expected %d in all three\n", program,
+			GUEST_EXPECTED);
+		vcpu_dump(vm, stderr);
+		return 1;
+	}
+	printf("%s: all three are %d: the guest ran as it should\n", program, GUEST_EXPECTED);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = parse_options(argc, argv);
+	uint32_t note_flags;
+	struct vm vm;
+	size_t size;
+
+	/* The guest's console is line-buffered, as on a terminal, so that
+	 * --trace lines (on stderr) fall between whole lines of output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	vm.kvm_fd = kvm_open();
+	vm_create(&vm);
+	vcpu_create(&vm);
+	guest_build_gdt(&vm);
+	note_flags = guest_write_note(&vm, &opt);
+	if (opt.pae)
+		guest_build_tables_pae(&vm, note_flags);
+	else
+		guest_build_tables32(&vm, note_flags);
+	size = guest_load(&vm, &opt);
+	vcpu_setup_paging(&vm, &opt);
+	printf("%s: %s paging, 4 KiB pages, tables at 0x%x built by the host\n", program,
+	       opt.pae ? "PAE" : "32-bit", GUEST_PAGE_DIR);
+	if (opt.trace) {
+		fprintf(stderr, "[trace] %zu bytes of guest code at 0x%x\n", size, GUEST_LOAD_ADDR);
+		trace_mode(&vm, "start");
+		trace_translate(&vm, GUEST_LOAD_ADDR);
+		trace_translate(&vm, NOTE_VADDR);
+		trace_translate(&vm, ALIAS_VADDR);
+		fprintf(stderr, "[trace] the note's page table entry: 0x%x (%s)\n",
+			pte32(GUEST_NOTE_ADDR, note_flags),
+			!(note_flags & PTE_P) ? "not present" :
+			note_flags & PTE_W ? "present, writable" : "present, read-only");
+	}
+
+	watchdog_start(&vm, opt.timeout);
+	if (vcpu_run_loop(&vm, &opt) != RUN_HALTED)
+		return 1;
+	if (opt.trace)
+		trace_mode(&vm, "end");
+	return guest_check(&vm, &opt);
+}
