@@ -24,16 +24,17 @@ run_quiet() {
 	ERR=$(cat "$SCRATCH/err")
 }
 
-# hostile STEP GUEST REASON [DETAIL]: run the guest (a .bin under build/)
-# through ./STEP and check the ending: status 1, REASON and DETAIL (regular
-# expressions) on stderr, and the time it took.
+# hostile "STEP [OPTION...]" GUEST REASON [DETAIL]: run the guest (a .bin
+# under build/) through ./STEP and check the ending: status 1, REASON and
+# DETAIL (regular expressions) on stderr, and the time it took.
 hostile() {
-	local step=$1 guest=$2 reason=$3 detail=${4:-} start elapsed
-	local name="$step ${guest##*/}"
+	local -a cmd=($1)
+	local step=${cmd[0]} guest=$2 reason=$3 detail=${4:-} start elapsed
+	local name="$1 ${guest##*/}"
 
 	[ -x "./$step" ] || return 0
 	start=$(date +%s%N)
-	run_quiet "./$step" --guest "$guest" --timeout "$WATCHDOG"
+	run_quiet "./$step" "${cmd[@]:1}" --guest "$guest" --timeout "$WATCHDOG"
 	elapsed=$((($(date +%s%N) - start) / 1000000))
 	if unsupported 1; then return 0; fi
 	is "$STATUS" 1 "$name: status 1" || return 0
@@ -72,18 +73,19 @@ for step in step3 step4; do
 done
 
 # 32-bit protected mode, started by the host: step 5 (segments only) and
-# step 6 (paging). Where paging changes the outcome, both are allowed.
-for step in step5 step6; do
-	hostile $step $H/prot-loop.bin "$TIMEOUT"
-	hostile $step $H/prot-port-flood.bin "$TIMEOUT"
-	hostile $step $H/prot-rep-outsb.bin "$TIMEOUT|stopped: KVM_EXIT_MMIO"
-	hostile $step $H/prot-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
-	hostile $step $H/prot-mmio-read.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
-	hostile $step $H/prot-mmio-flood.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
-	hostile $step $H/prot-jump-unmapped.bin "$INTERNAL|$SHUTDOWN"
-	hostile $step $H/prot-ram-edge.bin "$INTERNAL|$SHUTDOWN"
-	hostile $step $H/prot-gdt-overwrite.bin "$SHUTDOWN"
-	hostile $step $H/prot-page-table-overwrite.bin "$SHUTDOWN"
+# step 6 (32-bit paging, and PAE). Where paging changes the outcome, both
+# outcomes are allowed.
+for step in step5 step6 "step6 --pae"; do
+	hostile "$step" $H/prot-loop.bin "$TIMEOUT"
+	hostile "$step" $H/prot-port-flood.bin "$TIMEOUT"
+	hostile "$step" $H/prot-rep-outsb.bin "$TIMEOUT|stopped: KVM_EXIT_MMIO"
+	hostile "$step" $H/prot-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
+	hostile "$step" $H/prot-mmio-read.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
+	hostile "$step" $H/prot-mmio-flood.bin "stopped: KVM_EXIT_MMIO|$SHUTDOWN"
+	hostile "$step" $H/prot-jump-unmapped.bin "$INTERNAL|$SHUTDOWN"
+	hostile "$step" $H/prot-ram-edge.bin "$INTERNAL|$SHUTDOWN"
+	hostile "$step" $H/prot-gdt-overwrite.bin "$SHUTDOWN"
+	hostile "$step" $H/prot-page-table-overwrite.bin "$SHUTDOWN"
 done
 
 # Long mode: step 7, whose page tables map the first 2 MiB (RAM) only.
