@@ -36,6 +36,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* The number of elements of an array (not of a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* listing: memory-map */
 /*
  * Guest-physical memory, 2 MiB of RAM at address 0:
@@ -258,6 +261,7 @@ static void vm_create(struct vm *vm)
 		  "KVM_SET_USER_MEMORY_REGION", "Step 2 shows what this ioctl checks.");
 }
 
+/* listing: vcpu-create */
 /* Create vCPU 0 and map its kvm_run page, where KVM_RUN reports why it
  * returned. */
 static void vcpu_create(struct vm *vm)
@@ -276,6 +280,7 @@ static void vcpu_create(struct vm *vm)
 	if (vm->run == MAP_FAILED)
 		die(2, "mmap of the vCPU's kvm_run area: %s", strerror(errno));
 }
+/* end listing: vcpu-create */
 
 /* ------------------------------------------------------------------ */
 /* Real mode                                                           */
@@ -444,26 +449,30 @@ static void guest_show_code(struct vm *vm, FILE *out)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t linear, phys;
-	int i;
+	const char *stop = NULL;
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return;
 	linear = guest_code_linear(&r, &s);
 	fprintf(out, "  code at CS:RIP (address 0x%llx):", (unsigned long long)linear);
-	for (i = 0; i < 8; i++) {
-		if (guest_translate(vm, linear + i, &phys) < 0 || phys >= GUEST_MEM_SIZE)
-			break;
-		fprintf(out, " %02x", vm->mem[phys]);
+	for (int i = 0; i < 8 && !stop; i++) {
+		if (guest_translate(vm, linear + i, &phys) < 0)
+			stop = "not mapped";
+		else if (phys >= GUEST_MEM_SIZE)
+			stop = "no RAM there";
+		else
+			fprintf(out, " %02x", vm->mem[phys]);
 	}
-	if (i < 8)
-		fprintf(out, "%s no RAM %s", i ? " ..." : "", i ? "after that" : "there");
+	if (stop)
+		fprintf(out, " (%s)", stop);
 	fputc('\n', out);
 }
 
 /* ------------------------------------------------------------------ */
 /* The watchdog                                                        */
 
+/* listing: watchdog */
 /* A guest can loop forever, and KVM_RUN would never return. The watchdog
  * is a timer signal: its handler sets run->immediate_exit, and the signal
  * itself kicks the vCPU out of KVM_RUN, which then fails with EINTR. */
@@ -498,6 +507,7 @@ static void watchdog_start(struct vm *vm, double seconds)
 	if (setitimer(ITIMER_REAL, &timer, NULL) < 0)
 		die(2, "setitimer: %s", strerror(errno));
 }
+/* end listing: watchdog */
 
 /* ------------------------------------------------------------------ */
 /* The run loop                                                        */
@@ -545,7 +555,11 @@ static void explain_internal_error(struct vm *vm)
 	unsigned int sub = run->internal.suberror;
 
 	fprintf(stderr, "  suberror %u: %s\n", sub,
-		sub < sizeof(meaning) / sizeof(meaning[0]) && meaning[sub] ? meaning[sub] : "unknown");
+		sub < ARRAY_SIZE(meaning) && meaning[sub] ? meaning[sub] : "unknown");
+	if (sub != KVM_INTERNAL_ERROR_EMULATION)
+		for (unsigned i = 0; i < run->internal.ndata && i < ARRAY_SIZE(run->internal.data); i++)
+			fprintf(stderr, "  data[%u] 0x%llx\n", i,
+				(unsigned long long)run->internal.data[i]);
 #ifdef KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
 	if (sub == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
 	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
