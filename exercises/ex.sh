@@ -278,7 +278,8 @@ cmd_hint() {
 	dir=$(exercise_dir "$1")
 	echo "Hint for $1: $(title "$1")"
 	echo
-	awk '/^## Hint/ { on = 1; next } on && /^## / { exit } on' "$dir/README.md"
+	awk '/^## Hint/ { on = 1; next } on && /^## / { exit } on && (seen || NF) { seen = 1; print }' \
+		"$dir/README.md"
 }
 
 # diff A B: the solution diff from A's learner files to B's, one unified
@@ -344,7 +345,7 @@ cmd_progress() {
 	local ex status result pass=0 total=0 skipped=0 log changed
 	log=$(mktemp "${TMPDIR:-/tmp}/kvm-progress.XXXXXX")
 	trap "rm -f '$log'" EXIT
-	printf '%-18s %-7s %-12s %s\n' EXERCISE CHAPTER RESULT TITLE
+	printf '%-16s %-3s %-19s %s\n' EXERCISE CH RESULT TITLE
 	for ex in $(list_exercises); do
 		total=$((total + 1))
 		status=0
@@ -359,7 +360,7 @@ cmd_progress() {
 		77) result="lab only"; skipped=$((skipped + 1)) ;;
 		*) result="FAIL$changed" ;;
 		esac
-		printf '%-18s %-7s %-12s %s\n' "$ex" "${ex%%-*}" "$result" "$(title "$ex")"
+		printf '%-16s %-3s %-19s %s\n' "$ex" "${ex%%-*}" "$result" "$(title "$ex")"
 	done
 	echo
 	echo "Score: $pass of $total exercises pass."
