@@ -450,22 +450,24 @@ static void guest_show_code(struct vm *vm, FILE *out)
 	struct kvm_sregs s;
 	uint64_t linear, phys;
 	const char *stop = NULL;
+	int i;
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return;
 	linear = guest_code_linear(&r, &s);
 	fprintf(out, "  code at CS:RIP (address 0x%llx):", (unsigned long long)linear);
-	for (int i = 0; i < 8 && !stop; i++) {
+	for (i = 0; i < 8; i++) {
 		if (guest_translate(vm, linear + i, &phys) < 0)
 			stop = "not mapped";
 		else if (phys >= GUEST_MEM_SIZE)
 			stop = "no RAM there";
-		else
-			fprintf(out, " %02x", vm->mem[phys]);
+		if (stop)
+			break;
+		fprintf(out, " %02x", vm->mem[phys]);
 	}
 	if (stop)
-		fprintf(out, " (%s)", stop);
+		fprintf(out, " (%s%s)", i ? "then " : "", stop);
 	fputc('\n', out);
 }
 

@@ -34,6 +34,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* The number of elements of an array (not of a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* listing: memory-map */
 /*
  * Guest-physical memory, 2 MiB of RAM at address 0:
@@ -439,6 +442,7 @@ static void guest_show_code(struct vm *vm, FILE *out)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t linear, phys;
+	const char *stop = NULL;
 	int i;
 
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
@@ -447,12 +451,16 @@ static void guest_show_code(struct vm *vm, FILE *out)
 	linear = guest_code_linear(&r, &s);
 	fprintf(out, "  code at CS:RIP (address 0x%llx):", (unsigned long long)linear);
 	for (i = 0; i < 8; i++) {
-		if (guest_translate(vm, linear + i, &phys) < 0 || phys >= GUEST_MEM_SIZE)
+		if (guest_translate(vm, linear + i, &phys) < 0)
+			stop = "not mapped";
+		else if (phys >= GUEST_MEM_SIZE)
+			stop = "no RAM there";
+		if (stop)
 			break;
 		fprintf(out, " %02x", vm->mem[phys]);
 	}
-	if (i < 8)
-		fprintf(out, "%s no RAM %s", i ? " ..." : "", i ? "after that" : "there");
+	if (stop)
+		fprintf(out, " (%s%s)", i ? "then " : "", stop);
 	fputc('\n', out);
 }
 
@@ -570,7 +578,11 @@ static void explain_internal_error(struct vm *vm)
 	unsigned int sub = run->internal.suberror;
 
 	fprintf(stderr, "  suberror %u: %s\n", sub,
-		sub < sizeof(meaning) / sizeof(meaning[0]) && meaning[sub] ? meaning[sub] : "unknown");
+		sub < ARRAY_SIZE(meaning) && meaning[sub] ? meaning[sub] : "unknown");
+	if (sub != KVM_INTERNAL_ERROR_EMULATION)
+		for (unsigned i = 0; i < run->internal.ndata && i < ARRAY_SIZE(run->internal.data); i++)
+			fprintf(stderr, "  data[%u] 0x%llx\n", i,
+				(unsigned long long)run->internal.data[i]);
 #ifdef KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
 	if (sub == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
 	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {

@@ -68,8 +68,8 @@ for step in step3 step4; do
 	hostile $step $H/real-wide-console.bin 'stopped: KVM_EXIT_IO' 'out to port 0xe9 \(size 2, count 1\)'
 	hostile $step $H/real-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x80000000'
 	hostile $step $H/real-mmio-write.bin 'stopped: KVM_EXIT_MMIO' 'write of 4 bytes at guest-physical 0x40000000'
-	hostile $step $H/real-jump-unmapped.bin "$INTERNAL" 'address 0x80000000\): no RAM there'
-	hostile $step $H/real-ram-edge.bin "$INTERNAL" 'address 0x1fffff\): 0f \.\.\. no RAM after that'
+	hostile $step $H/real-jump-unmapped.bin "$INTERNAL" 'address 0x80000000\): \(no RAM there\)'
+	hostile $step $H/real-ram-edge.bin "$INTERNAL" 'address 0x1fffff\): 0f \(then no RAM there\)'
 done
 
 # 32-bit protected mode, started by the host: step 5 (segments only) and
