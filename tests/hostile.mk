@@ -28,10 +28,12 @@ test-prereqs: $(HOSTILE_GUESTS)
 
 # make fuzz SEED=N COUNT=N: COUNT random guests (default 10000) from SEED
 # (default 1) through every step that runs a guest; see tests/fuzz.pl.
-# FUZZ_JOBS=N runs N at a time (default: one per CPU).
+# FUZZ_JOBS=N runs N at a time (default: one per CPU). A failing image is
+# kept in build/fuzz-failures/.
 .PHONY: fuzz
 fuzz: all
-	$(Q)tests/fuzz.pl --seed $(or $(SEED),1) --count $(or $(COUNT),10000) $(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS))
+	$(Q)tests/fuzz.pl --seed $(or $(SEED),1) --count $(or $(COUNT),10000) --keep $(BUILD)/fuzz-failures \
+		$(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS))
 
 # make help prints each word of EXTRA_HELP on a line: spaces inside a
 # line are written as ${IFS%??}, which the shell expands to a space.
