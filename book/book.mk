@@ -76,6 +76,9 @@ book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 # (check: book-check is added once every chapter is written.)
 
 book-check: book
+	@echo "  CHECK   a chapter for every step and every chapter of BOOK_ORDER"
+	$(Q)for c in $(STEPS) $(BOOK_ORDER); do [ -f book/$$c.md ] || \
+		{ echo "book-check: book/$$c.md is missing" >&2; exit 1; }; done
 	@echo "  CHECK   links and images in $(BOOK_OUT)"
 	$(Q)perl book/tools/check-links.pl $(BOOK_OUT)
 	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
