@@ -119,8 +119,9 @@ static void read_host_note(void)
 #ifdef __x86_64__
 /* listing: high-half */
 /* Step 7: this function runs through the high-half mapping. Its code is
- * the same bytes as in low memory; only RIP differs. It prints the page
- * it is running in, then finishes the guest's job from up there. */
+ * the same bytes as in low memory; only RIP differs (the addresses of its
+ * strings are still the low ones the linker gave, which stay mapped). It
+ * prints the page it runs in, then finishes the guest's job up there. */
 static void __attribute__((noreturn)) continue_in_high_half(void)
 {
 	unsigned long rip;

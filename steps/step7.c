@@ -40,6 +40,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* The number of elements of an array (not of a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* listing: memory-map */
 /*
  * Guest-physical memory, 2 MiB of RAM at address 0. The page tables map
@@ -578,7 +581,7 @@ static const char *exit_name(unsigned int reason)
 {
 	static char unknown[40];
 
-	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+	if (reason < ARRAY_SIZE(exit_names) && exit_names[reason])
 		return exit_names[reason];
 	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step7)", reason);
 	return unknown;
@@ -644,7 +647,7 @@ static void print_code(FILE *out, uint64_t linear, const uint8_t *code, int n,
 	for (int i = 0; i < n; i++)
 		fprintf(out, " %02x", code[i]);
 	if (stop)
-		fprintf(out, "%s(%s)", n ? " ... " : " ", stop);
+		fprintf(out, " (%s%s)", n ? "then " : "", stop);
 	fputc('\n', out);
 	if (n && (code[0] == 0xcc || code[0] == 0xcd || code[0] == 0xcf))
 		fprintf(out, "  (%s in kernel mode: some KVMs without hardware virtualization,\n"
@@ -832,6 +835,42 @@ static void trace_exit(struct vm *vm)
 /* Why the run ended, for main() to judge. */
 enum run_end { RUN_HALTED, RUN_FAILED };
 
+/* listing: internal-error */
+/* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
+ * for an emulation failure, newer KVMs also hand over the instruction
+ * bytes they fetched. Then the code at RIP, as we find it ourselves. */
+static void explain_internal_error(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	static const char *const meaning[] = {
+		[KVM_INTERNAL_ERROR_EMULATION] = "KVM could not emulate the instruction at RIP",
+		[KVM_INTERNAL_ERROR_SIMUL_EX] = "an exception while delivering another one",
+		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "KVM could not deliver an exception or interrupt",
+		[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "the CPU left the guest for a reason KVM does not expect",
+	};
+	unsigned int sub = run->internal.suberror;
+
+	fprintf(stderr, "  suberror %u: %s\n", sub,
+		sub < ARRAY_SIZE(meaning) && meaning[sub] ? meaning[sub] : "unknown");
+	if (sub != KVM_INTERNAL_ERROR_EMULATION)
+		for (unsigned i = 0; i < run->internal.ndata && i < ARRAY_SIZE(run->internal.data); i++)
+			fprintf(stderr, "  data[%u] 0x%llx\n", i,
+				(unsigned long long)run->internal.data[i]);
+#ifdef KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES
+	if (sub == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		unsigned int n = run->emulation_failure.insn_size;
+
+		fprintf(stderr, "  the instruction as KVM fetched it:");
+		for (unsigned int i = 0; i < n && i < sizeof(run->emulation_failure.insn_bytes); i++)
+			fprintf(stderr, " %02x", run->emulation_failure.insn_bytes[i]);
+		fputc('\n', stderr);
+	}
+#endif
+	guest_show_code(vm, stderr);
+}
+/* end listing: internal-error */
+
 /* listing: explain-exit */
 /* Say why the guest stopped when it was not a clean HLT: which exit, what
  * KVM told us about it, what it most likely means in long mode, and the
@@ -871,11 +910,7 @@ static void explain_exit(struct vm *vm)
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		fprintf(stderr, "  suberror %u%s\n", run->internal.suberror,
-			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-			": KVM could not emulate the instruction at RIP (below: its bytes,\n"
-			"  or why there are none)" : "");
-		guest_show_code(vm, stderr);
+		explain_internal_error(vm);
 		break;
 	default:
 		fprintf(stderr, "  %s does not handle this exit\n", program);
