@@ -11,7 +11,9 @@ check() {
 		"the guest sees the same offsets as before: code at 0x1000, stack just below 1 MiB"
 	# The mechanism: the segment registers' hidden base and limit, as
 	# KVM reports them, and EIP still a small offset when the guest halts.
-	expect_line "$ERR" '^\[trace\] start: cs 0x0008 base 0x100000 limit 0xfffff type 0xb s 1 dpl 0 present 1 db 1 l 0 g 1 ' \
+	# (KVM on AMD reports g 0 for this limit: the cache holds the limit
+	# in bytes either way, and SVM keeps no G bit of its own.)
+	expect_line "$ERR" '^\[trace\] start: cs 0x0008 base 0x100000 limit 0xfffff type 0xb s 1 dpl 0 present 1 db 1 l 0 g [01] ' \
 		"the trace shows CS with base 0x100000 and limit 0xfffff (1 MiB)"
 	expect_line "$ERR" '^\[trace\] end: cs 0x0008 base 0x100000 limit 0xfffff ' \
 		"... still so at the end, after the guest reloaded its segments from the GDT"
