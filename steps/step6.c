@@ -144,6 +144,7 @@ struct vm {
 	uint8_t *mem;           /* guest RAM, as the host sees it */
 	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
 	size_t run_size;
+	unsigned long exits;    /* how many times KVM_RUN has returned */
 };
 
 /* Print a message and exit with the given status. Every fatal error
@@ -962,6 +963,32 @@ static void trace_exit(struct vm *vm)
 /* Why the run ended, for main() to judge. */
 enum run_end { RUN_HALTED, RUN_FAILED };
 
+/* listing: explain-shutdown */
+/* KVM_EXIT_SHUTDOWN with paging on: almost always a page fault that had
+ * nowhere to go. Whether it came before any other exit tells which kind:
+ * the tables failed from the first instruction on, or only later. */
+static void explain_shutdown(struct vm *vm)
+{
+	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
+		"  first exception could not be delivered, nor the double fault after\n"
+		"  it, and the CPU shut down. With paging on, the usual cause is a page\n"
+		"  fault.\n");
+	if (vm->exits == 1)
+		fprintf(stderr, "  It came before any other exit, right after entry: is the code at\n"
+			"  EIP mapped? Check CR3, the page directory and page table entries,\n"
+			"  and CR4 (PAE picks the table format; PAE's PDPT entries allow only\n"
+			"  P). Or the first address the guest touched is not mapped (CR2).\n");
+	else
+		fprintf(stderr, "  It came after %lu other exits, so the tables worked for a while:\n"
+			"  most likely an address the tables do not map, or a write to a\n"
+			"  read-only page (CR0.WP); CR2 holds the address.\n", vm->exits - 1);
+	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses. (Some KVMs\n"
+		"  reset the vCPU on shutdown: the registers below may show the reset\n"
+		"  state.)\n");
+	guest_show_code(vm, stderr);
+}
+/* end listing: explain-shutdown */
+
 /* listing: internal-error */
 /* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
  * for an emulation failure, newer KVMs also hand over the instruction
@@ -1020,17 +1047,7 @@ static void explain_exit(struct vm *vm)
 			(unsigned long long)run->mmio.phys_addr);
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
-			"  first exception could not be delivered, nor the double fault after\n"
-			"  it, and the CPU shut down. With paging on the usual cause is a page\n"
-			"  fault. Right after entry: the code at EIP is not mapped; check CR3,\n"
-			"  the page directory and page table entries, and CR4 (PAE picks the\n"
-			"  table format; PAE's PDPT entries allow only P). Later: an address\n"
-			"  the tables do not map, or a write to a read-only page (CR0.WP);\n"
-			"  CR2 holds the address. --trace shows KVM_TRANSLATE of the guest's\n"
-			"  addresses. (Some KVMs reset the vCPU on shutdown: the registers\n"
-			"  below may show the reset state.)\n");
-		guest_show_code(vm, stderr);
+		explain_shutdown(vm);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"
@@ -1068,6 +1085,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			die(2, "KVM_RUN failed: %s\n  See dmesg for what KVM reported.",
 			    strerror(errno));
 		}
+		vm->exits++;
 		if (opt->trace)
 			trace_exit(vm);
 
@@ -1122,7 +1140,7 @@ int main(int argc, char **argv)
 {
 	struct options opt = parse_options(argc, argv);
 	uint32_t note_flags;
-	struct vm vm;
+	struct vm vm = { 0 };
 	size_t size;
 
 	/* The guest's console is line-buffered, as on a terminal, so that

@@ -130,6 +130,7 @@ struct vm {
 	uint8_t *mem;           /* guest RAM, as the host sees it */
 	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
 	size_t run_size;
+	unsigned long exits;    /* how many times KVM_RUN has returned */
 };
 
 /* Print a message and exit with the given status. Every fatal error
@@ -835,6 +836,31 @@ static void trace_exit(struct vm *vm)
 /* Why the run ended, for main() to judge. */
 enum run_end { RUN_HALTED, RUN_FAILED };
 
+/* listing: explain-shutdown */
+/* KVM_EXIT_SHUTDOWN in long mode: almost always a page fault that had
+ * nowhere to go. Whether it came before any other exit tells which kind:
+ * the tables failed from the first instruction on, or only later. */
+static void explain_shutdown(struct vm *vm)
+{
+	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
+		"  first exception could not be delivered, nor the double fault after\n"
+		"  it, and the CPU shut down. In long mode the usual cause is a page\n"
+		"  fault.\n");
+	if (vm->exits == 1)
+		fprintf(stderr, "  It came before any other exit, right after entry: is the code at\n"
+			"  RIP mapped? Check CR3, the PML4, PDPT and PD entries, CR4.PAE and\n"
+			"  EFER. Or the first address the guest touched is not mapped (CR2).\n");
+	else
+		fprintf(stderr, "  It came after %lu other exits, so the tables worked for a while:\n"
+			"  most likely an address they do not map (a jump, a read or a\n"
+			"  write); CR2 holds the address.\n", vm->exits - 1);
+	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses. (Some KVMs\n"
+		"  reset the vCPU on shutdown: the registers below may show the reset\n"
+		"  state.)\n");
+	guest_show_code(vm, stderr);
+}
+/* end listing: explain-shutdown */
+
 /* listing: internal-error */
 /* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
  * for an emulation failure, newer KVMs also hand over the instruction
@@ -893,15 +919,7 @@ static void explain_exit(struct vm *vm)
 			(unsigned long long)run->mmio.phys_addr);
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
-			"  first exception could not be delivered, nor the double fault after\n"
-			"  it, and the CPU shut down. In long mode the usual cause is paging:\n"
-			"  right after entry, the code at RIP is not mapped (check CR3, the\n"
-			"  PML4/PDPT/PD entries, CR4.PAE and EFER); later, a page fault on an\n"
-			"  address the page tables do not map (--trace shows KVM_TRANSLATE of\n"
-			"  the guest's addresses). (Some KVMs reset the vCPU on shutdown: the\n"
-			"  registers below may show the reset state.)\n");
-		guest_show_code(vm, stderr);
+		explain_shutdown(vm);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "  the CPU refused to enter the guest: hardware reason 0x%llx\n"
@@ -940,6 +958,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			die(2, "KVM_RUN failed: %s\n  See dmesg for what KVM reported.",
 			    strerror(errno));
 		}
+		vm->exits++;
 		if (opt->trace)
 			trace_exit(vm);
 
@@ -997,7 +1016,7 @@ static int guest_check(struct vm *vm, const struct options *opt)
 int main(int argc, char **argv)
 {
 	struct options opt = parse_options(argc, argv);
-	struct vm vm;
+	struct vm vm = { 0 };
 	size_t size;
 
 	/* The guest's console is line-buffered, as on a terminal, so that
