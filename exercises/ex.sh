@@ -10,7 +10,9 @@
 #   exercises/ex.sh list                the exercises' names
 #
 # For the test suite and for writing solutions:
-#   exercises/ex.sh check EX --src DIR [--out DIR]   check the files in DIR
+#   exercises/ex.sh check EX --src DIR [--out DIR [--built]]
+#                                       check the files in DIR (built: OUT is
+#                                       up to date, skip make)
 #   exercises/ex.sh diff A B            the unified diff from A's files to B's
 #   exercises/ex.sh prepare EX DIR      DIR/start and DIR/solved (the starting
 #                                       files, and with the solution applied),
@@ -27,7 +29,10 @@
 # or to a temporary directory when the repository is read-only (the lab).
 set -eu
 
-ROOT=$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)
+case ${BASH_SOURCE[0]} in
+*/*) ROOT=$(cd "${BASH_SOURCE[0]%/*}/.." && pwd) ;;
+*) ROOT=$(cd .. && pwd) ;;
+esac
 EX_DIR=$ROOT/exercises
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
@@ -451,7 +456,7 @@ cmd_prepare() {
 }
 
 usage() {
-	sed -n '2,/^set -eu/p' "$0" | sed -n 's/^# \{0,1\}//p' | sed '/^$/q' >&2
+	sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//p;}' "$0" >&2
 	exit 2
 }
 
