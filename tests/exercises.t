@@ -33,13 +33,13 @@ if [ "${KVM_LAB:-0}" = 1 ]; then
 fi
 
 EXERCISES=$(exercises/ex.sh list)
+COUNT=$(printf '%s\n' "$EXERCISES" | grep -c .)
 if [ "${KVM_LAB:-0}" = 1 ]; then
-	TESTS_PER_EXERCISE=2
 	diag "in the lab: the checks of the starting and solved files only"
+	plan $((COUNT * 2))
 else
-	TESTS_PER_EXERCISE=5
+	plan $((3 + COUNT * 5))
 fi
-plan $(($(printf '%s\n' "$EXERCISES" | grep -c .) * TESTS_PER_EXERCISE))
 
 # The learner's files of exercise $1, as exercises/ex.sh sees them.
 learner_files() {
@@ -133,6 +133,23 @@ kvm_tests() {
 	check_skipped || is "$STATUS" 0 "$ex: the solved files PASS the check" || diag "$OUT"
 }
 
+# driver_tests: the learner's commands that need no KVM (make hint, make
+# exercises, and a name that is no exercise).
+driver_tests() {
+	run exercises/ex.sh check no-such-exercise
+	like "$STATUS:$ERR" '^2:ex.sh: no exercise "no-such-exercise"; there are: 02-' \
+		"an unknown exercise: status 2 and the list of exercises"
+	run exercises/ex.sh hint 04-decimal
+	like "$(printf '%s\n' "$OUT" | head -n 3 | tr '\n' '|')" \
+		'^Hint for 04-decimal: Print a number in decimal\|\|Divide by ten' \
+		"make hint: the title, then the README's hint section"
+	EX_BUILD=$SCRATCH/progress run exercises/ex.sh progress
+	is "$(printf '%s\n' "$OUT" | grep -cE '^[0-9]{2}-[a-z0-9-]+ +[0-9]{2} +(PASS|FAIL|lab only)')$(
+		printf '%s\n' "$OUT" | grep -cE "^Score: [0-9]+ of $COUNT exercises pass\.$")" "${COUNT}1" \
+		"make exercises: a row for each of the $COUNT exercises and a score"
+}
+
+[ "${KVM_LAB:-0}" = 1 ] || driver_tests
 for ex in $EXERCISES; do
 	dir=$SCRATCH/$ex
 	starting_files "$ex" "$dir/start"
