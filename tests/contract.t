@@ -67,6 +67,22 @@ for step in $steps; do
 	check "$step" "an empty guest file" 2 'is empty'
 	run "./$step" --guest "$SCRATCH/huge.bin"
 	check "$step" "a guest file larger than guest memory" 2 'too large'
+	# The room the step says it has is exactly right: a guest of that
+	# size (hlt, then zeros) runs; one byte more is refused.
+	room=$(printf '%s\n' "$ERR" | sed -n 's/.*room for \([0-9][0-9]*\) bytes.*/\1/p; s/^ *for \([0-9][0-9]*\) bytes.*/\1/p' | head -n 1)
+	if [ -n "$room" ]; then
+		{ printf '\xf4'; head -c $((room - 1)) /dev/zero; } >"$SCRATCH/full.bin"
+		run "./$step" --guest "$SCRATCH/full.bin"
+		if ! unsupported 2; then
+			is "$STATUS" 0 "$step, a guest file of exactly the room ($room bytes): status 0"
+			like "$OUT" 'halted' "$step, a guest file of exactly the room: it ran and halted"
+		fi
+		printf '\0' >>"$SCRATCH/full.bin"
+		run "./$step" --guest "$SCRATCH/full.bin"
+		check "$step" "a guest file one byte over the room" 2 'too large'
+	else
+		ok 1 "$step, a guest file too large: the message gives the room in bytes"
+	fi
 	run "./$step" --guest /dev/zero
 	check "$step" "a device as the guest file" 2 'not a regular file'
 	# A FIFO with no writer: opening it must not wait for one.
