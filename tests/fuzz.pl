@@ -3,12 +3,12 @@
 # ends cleanly whatever runs in it.
 #
 #   tests/fuzz.pl [--seed N] [--count N] [--jobs N] [--watchdog SECONDS]
-#                 [--keep DIR] [STEP...]
+#                 [--keep DIR] ['STEP [OPTION]'...]
 #   tests/fuzz.pl --emit MODE:INDEX [--seed N] > guest.bin
 #
-# For each step (default: every ./stepN that runs a guest and exists),
-# COUNT guest images of the step's mode are made from SEED and run with
-# --guest and a short --timeout. An image is a mix of random bytes and
+# For each step (default: every ./stepN that runs a guest and is built,
+# and step 5 --boot, step 6 --pae), COUNT guest images of the step's mode
+# are made from SEED and run with --guest and a short --timeout. An image is a mix of random bytes and
 # instructions that tend to matter to a host (port and string I/O, MMIO
 # addresses, control registers, descriptor tables, far jumps, int, iret,
 # instructions KVM may not emulate). The same SEED always gives the same
@@ -26,9 +26,11 @@ use Getopt::Long qw(GetOptions);
 use File::Temp qw(tempdir);
 use POSIX qw(WNOHANG);
 
-# Which mode each step starts a guest in, and so which images it gets.
+# Which mode each step (with its options) starts a guest in, and so
+# which images it gets.
 my %STEP_MODE = (step3 => 'real', step4 => 'real', step5 => 'prot',
-		 step6 => 'prot', step7 => 'long');
+		 'step5 --boot' => 'real', step6 => 'prot', 'step6 --pae' => 'prot',
+		 step7 => 'long');
 my $HANG_SECONDS = 10;
 # In the lab (KVM_LAB=1) every step must run: 77 is a failure there.
 my $LAB = ($ENV{KVM_LAB} // '') eq '1';
@@ -38,7 +40,7 @@ my ($seed, $count, $jobs, $watchdog, $keep, $emit) = (1, 200, 0, 0.05, undef, un
 sub usage {
 	print STDERR "$0: $_[0]\n" if @_;
 	print STDERR "usage: $0 [--seed N] [--count N] [--jobs N] [--watchdog SECONDS]\n",
-		"                [--keep DIR] [STEP...]\n",
+		"                [--keep DIR] ['STEP [OPTION]'...]\n",
 		"       $0 --emit MODE:INDEX [--seed N] > guest.bin\n";
 	exit 2;
 }
@@ -161,10 +163,14 @@ if (defined $emit) {
 # ---------------------------------------------------------------------
 # Running the steps
 
-my @steps = @ARGV ? @ARGV : grep { -x "./$_" } sort keys %STEP_MODE;
+# A step's program: its first word ("step6" of "step6 --pae").
+sub program { return (split ' ', $_[0])[0] }
+
+my @steps = @ARGV ? @ARGV : grep { -x './' . program($_) } sort keys %STEP_MODE;
 for (@steps) {
-	$STEP_MODE{$_} or usage("$_ is not a step that runs guests (@{[sort keys %STEP_MODE]})");
-	-x "./$_" or usage("./$_ is not built (make $_)");
+	$STEP_MODE{$_} or usage("\"$_\" is not a step that runs guests ("
+		. join(', ', sort keys %STEP_MODE) . ')');
+	-x './' . program($_) or usage('./' . program($_) . ' is not built (make ' . program($_) . ')');
 }
 $jobs ||= do { my $n = `nproc 2>/dev/null`; ($n && $n =~ /^(\d+)/) ? $1 : 1 };
 my $scratch = tempdir('kvm-fuzz.XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -178,7 +184,8 @@ sub run_one {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>', '/dev/null';
 		open STDERR, '>', $err_file;
-		exec "./$step", '--guest', $image_file, '--timeout', $watchdog;
+		my ($program, @options) = split ' ', $step;
+		exec "./$program", @options, '--guest', $image_file, '--timeout', $watchdog;
 		exit 127;
 	}
 	my $hung = 0;
@@ -215,17 +222,18 @@ sub run_one {
 sub worker {
 	my ($step, $worker) = @_;
 	my $mode = $STEP_MODE{$step};
-	open my $out, '>', "$scratch/$step.$worker.results" or die "$0: $!\n";
+	(my $tag = $step) =~ s/\W+/-/g;
+	open my $out, '>', "$scratch/$tag.$worker.results" or die "$0: $!\n";
 	for (my $i = $worker; $i < $count; $i += $jobs) {
-		my $file = "$scratch/$step.$worker.bin";
+		my $file = "$scratch/$tag.$worker.bin";
 		open my $fh, '>:raw', $file or die "$0: $file: $!\n";
 		print $fh make_image($mode, $i);
 		close $fh;
-		my $class = run_one($step, $file, "$scratch/$step.$worker.err");
+		my $class = run_one($step, $file, "$scratch/$tag.$worker.err");
 		print $out "$i $class\n";
 		if ($class =~ /^FAIL/ && defined $keep) {
 			system('mkdir', '-p', $keep);
-			system('cp', $file, "$keep/$step-seed$seed-$mode-$i.bin");
+			system('cp', $file, "$keep/$tag-seed$seed-$mode-$i.bin");
 		}
 	}
 	close $out;
@@ -236,6 +244,7 @@ my $failed = 0;
 print "fuzz: seed $seed, $count images per step, watchdog $watchdog s, $jobs jobs\n";
 for my $step (@steps) {
 	my $mode = $STEP_MODE{$step};
+	(my $tag = $step) =~ s/\W+/-/g;
 	my @pids;
 	for my $w (0 .. $jobs - 1) {
 		my $pid = fork() // die "$0: fork: $!\n";
@@ -245,7 +254,7 @@ for my $step (@steps) {
 	waitpid($_, 0) for @pids;
 	my (%counts, @failures);
 	for my $w (0 .. $jobs - 1) {
-		open my $fh, '<', "$scratch/$step.$w.results" or die "$0: results of $step: $!\n";
+		open my $fh, '<', "$scratch/$tag.$w.results" or die "$0: results of $step: $!\n";
 		while (<$fh>) {
 			my ($i, $class) = /^(\d+) (.*)$/ or next;
 			$counts{$class}++;
