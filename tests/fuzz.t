@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A short fuzz run: FUZZ_COUNT (default 200, 100 in the lab) random guests
-# of each mode through every step that runs a guest (tests/fuzz.pl; make fuzz is the
-# long run). Fails on a crash, a hang, a status outside 0 and 1 (77 only
-# where this host's KVM cannot run a step, never in the lab) or a
-# sanitizer report; the counts by exit reason are in the TAP comments.
+# of each mode through every step that runs a guest (tests/fuzz.pl; make
+# fuzz is the long run). Fails on a crash, a hang, a status outside 0 and
+# 1 (77 only where this host's KVM cannot run a step, never in the lab)
+# or a sanitizer report; the counts by exit reason are in TAP comments.
 . "$(dirname "$0")/lib.sh"
 plan 2
 
