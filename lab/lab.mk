@@ -10,7 +10,7 @@
 # The steps and the tests' guests are built here, on the host; the lab sees
 # them through its read-only view of the host's filesystem.
 
-.PHONY: lab lab-check lab-clean
+.PHONY: lab lab-check lab-selftest lab-clean
 
 # The variables lab/run reads, passed on when given to make.
 export LAB_CPU LAB_TIMEOUT LAB_BOOT_TIMEOUT LAB_MEM LAB_SMP PROVE PROVE_FLAGS
@@ -18,19 +18,27 @@ export LAB_CPU LAB_TIMEOUT LAB_BOOT_TIMEOUT LAB_MEM LAB_SMP PROVE PROVE_FLAGS
 lab-check: all test-prereqs
 	$(Q)lab/run check
 
+# CMD reaches lab/run as make got it: $(value) keeps make from expanding
+# its $VARIABLES, and the single quotes keep the shell here from doing so.
 lab: all test-prereqs
-	$(Q)if [ -n "$(CMD)" ]; then lab/run cmd '$(subst ','\'',$(CMD))'; else lab/run shell; fi
+	$(Q)if [ -n '$(subst ','\'',$(value CMD))' ]; then \
+		lab/run cmd '$(subst ','\'',$(value CMD))'; else lab/run shell; fi
+
+# The lab's own tests (TAP): what lab/run promises, in four short boots.
+lab-selftest: all test-prereqs
+	$(Q)$(PROVE) $(PROVE_FLAGS) lab/selftest.t
 
 # The kernel and initramfs cache (a few MB; rebuilt by the next lab run).
 lab-clean:
 	rm -rf build/lab
 
-# make help: the top-level Makefile echoes each word of EXTRA_HELP on a line
-# of its own, so a line's spaces are spelled as a shell expansion that
-# gives a space (the first character of the shell's IFS).
+# make help echoes each word of EXTRA_HELP, in single quotes (so no quote
+# in the text), on a line of its own: a line's spaces are spelled as a
+# shell expansion that gives a space (the first character of IFS).
 lab_space := $(subst x,,x x)
 lab_comma := ,
 lab_help = $(subst $(lab_space),'$${IFS%??}',$(1))
 EXTRA_HELP += $(call lab_help,make lab-check        the test suite inside the QEMU lab (hardware-style KVM))
 EXTRA_HELP += $(call lab_help,make lab CMD=./stepN  one command inside the lab (make lab alone: a shell))
-EXTRA_HELP += $(call lab_help,  LAB_CPU=qemu64$(lab_comma)+svm   the lab without nested paging (shadow paging))
+EXTRA_HELP += $(call lab_help,make lab-selftest     tests of the lab itself (four short boots))
+EXTRA_HELP += $(call lab_help,  LAB_CPU=qemu64$(lab_comma)+svm  with either: the lab without nested paging (shadow paging))
