@@ -13,6 +13,10 @@
 --   ::: {.exercises glob="exercises/04-*"}
 --   :::                       the chapter's exercises, from their READMEs
 --                             (nothing at all when there are none)
+--   ::: {.ioctl-index glob="steps/step*.c"}
+--   (a definition list) :::   appendix B: each ioctl gets the steps whose
+--                             source uses it; an ioctl a step uses that the
+--                             list lacks, or the reverse, is an error
 --
 -- A C or assembly block written into the chapter by hand is refused
 -- unless it carries the class .partial (a deliberately partial
