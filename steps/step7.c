@@ -288,6 +288,13 @@ static void vm_create(struct vm *vm)
 	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM",
 			      "Is another hypervisor holding the hardware? See dmesg.");
 
+	/* Intel VT-x runs real mode through a task-state segment that KVM
+	 * keeps in three pages of guest-physical space we do not use: just
+	 * below the BIOS area at the top of 4 GiB, far above our RAM. */
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0)
+		kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)0xfffbd000UL,
+			  "KVM_SET_TSS_ADDR", "See dmesg.");
+
 	vm->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED)
