@@ -97,6 +97,7 @@ hostile step7 $H/long-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \
 hostile step7 $H/long-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x200000'
 hostile step7 $H/long-jump-unmapped.bin "$SHUTDOWN"
 hostile step7 $H/long-jump-noncanonical.bin "$SHUTDOWN"
+hostile step7 $H/long-jump-mmio.bin "$INTERNAL" '0x200000\)?: \(no RAM there\)'
 hostile step7 $H/long-page-table-overwrite.bin "$SHUTDOWN"
 hostile step7 $H/long-gdt-overwrite.bin "$SHUTDOWN"
 hostile step7 $H/long-clear-pae.bin "$SHUTDOWN"
