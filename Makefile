@@ -181,7 +181,7 @@ $(patsubst %,debug-%,$(STEPS)): debug-%: %
 
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
-DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux gdb \
+DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux gdb valgrind \
 	qemu-system-x86 busybox-static cpio pandoc graphviz
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
