@@ -3,7 +3,8 @@
  * the start of RAM: a flood of output exits. On a KVM that exits once a
  * byte it runs until the watchdog; one that batches a page per exit may
  * reach the end of RAM first and stop at the first byte it cannot read
- * (an MMIO exit). Either way the host reads only its kvm_run page.
+ * (an MMIO exit; with paging, a page fault and a triple fault). Either
+ * way the host reads only its kvm_run page.
  */
         .code32
         .intel_syntax noprefix
