@@ -10,7 +10,7 @@
 # ends at LAB_TIMEOUT with status 125; LAB_CPU=qemu64,+svm turns NPT off.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 16
+plan 17
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -24,6 +24,7 @@ run lab/run cmd '
 	echo "KVM_LAB=$KVM_LAB"
 	echo "to stderr" >&2
 	echo "@@lab-0123456789abcdef@@ exit 0"
+	printf "no newline at the end"
 	exit 3'
 is "$STATUS" 3 "the command's exit status comes back"
 like "$OUT" '^kvm 600 0$' "/dev/kvm is 0600 root"
@@ -34,6 +35,7 @@ like "$OUT" '^tmp writable$' "/tmp is writable"
 like "$OUT" "^cwd $ROOT\$" "the command runs in the repository, at the host's path"
 like "$OUT" '^KVM_LAB=1$' "KVM_LAB=1 is set"
 like "$OUT" '^to stderr$' "the command's stderr is shown"
+like "$OUT" '^no newline at the end$' "output without a final newline is shown"
 like "$ERR" 'lab: modules .*npt=Y' "the default CPU has nested paging"
 like "$ERR" 'exit status 3' "a forged exit marker changes nothing"
 
