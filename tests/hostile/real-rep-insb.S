@@ -15,7 +15,10 @@ _start:
         mov     ecx, 0xffffffff
         mov     edi, 0x8000
         cld
-        addr32 rep insb
+        .byte   0x67            /* addr32 (written as a byte: clang's
+                                   assembler refuses the prefix here):
+                                   ECX, ESI/EDI are the 32-bit registers */
+        rep insb
         hlt
 
 gp_handler:

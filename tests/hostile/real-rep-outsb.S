@@ -17,7 +17,10 @@ _start:
         mov     ecx, 0xffffffff
         xor     esi, esi
         cld
-        addr32 rep outsb                /* ECX and ESI: 32-bit registers */
+        .byte   0x67            /* addr32 (written as a byte: clang's
+                                   assembler refuses the prefix here):
+                                   ECX, ESI/EDI are the 32-bit registers */
+        rep outsb
         hlt
 
 gp_handler:
