@@ -2,9 +2,8 @@
 # One step per mode under valgrind (memcheck, every leak kind an error):
 # the embedded guest, a guest stopped by the watchdog and one that ends
 # in an exit the step does not handle. No invalid access, no uninitialised
-# value, no leak. Valgrind comes with the host (make deps does not install
-# it): without it the tests skip natively, and fail in the lab, where
-# nothing may skip. A sanitized build (make SANITIZE=1) cannot run under
+# value, no leak. make deps installs valgrind; where it is missing the
+# tests skip natively, and fail in the lab, where nothing may skip. A sanitized build (make SANITIZE=1) cannot run under
 # valgrind: skipped then too (CI runs this file on the plain build).
 . "$(dirname "$0")/lib.sh"
 
