@@ -193,7 +193,9 @@ deps:
 clean:
 	rm -rf build $(STEPS)
 
-help:
+# make help: these lines, then each part's own (lab, book, exercises,
+# fuzz) from the help:: rules in their .mk files, then the options.
+help::
 	@echo 'KVM, step by step'
 	@echo
 	@echo '  make                 build every step and guest'
@@ -203,9 +205,10 @@ help:
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
 	@echo '  make deps            install the Debian/Ubuntu packages (as root)'
 	@echo '  make clean           remove build/ and the ./stepN programs'
-	@$(foreach h,$(EXTRA_HELP),echo '  $(h)';)
-	@echo
-	@echo 'Options: V=1 (show commands), CC=clang, WERROR=1, SANITIZE=1'
 
 # Parts of the course with makefiles of their own (lab, book, exercises).
 -include $(sort $(wildcard */*.mk))
+
+help::
+	@echo
+	@echo 'Options: V=1 (show commands), CC=clang, WERROR=1, SANITIZE=1'

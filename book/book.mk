@@ -64,10 +64,10 @@ BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))
 BOOK_EPUB := $(BOOK_OUT)/kvm-step-by-step.epub
 
 DEB_PACKAGES += chromium
-book_space := $(subst x,,x x)
-book_help = $(subst $(book_space),'$${IFS%??}',$(1))
-EXTRA_HELP += $(call book_help,make book           the book: HTML and EPUB in build/book/)
-EXTRA_HELP += $(call book_help,make book-check     build the book and check links and rendering (part of make check))
+
+help::
+	@echo '  make book            the book: HTML and EPUB in build/book/'
+	@echo '  make book-check      build the book, check its links and rendering (in make check)'
 
 .PHONY: book book-check book-clean
 book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)

@@ -82,12 +82,9 @@ $(EX_OUT)/.dir:
 	$(Q)mkdir -p $(EX_OUT) && touch $@
 endif
 
-# make help echoes each word of EXTRA_HELP on a line of its own: a line's
-# spaces are spelled as a shell expansion that gives a space.
-ex_space := $(subst x,,x x)
-ex_help = $(subst $(ex_space),'$${IFS%??}',$(1))
-EXTRA_HELP += $(call ex_help,make exercises       progress: every exercise checked and your score)
-EXTRA_HELP += $(call ex_help,make exercise EX=NN-name  build and check one exercise (EX=04-decimal))
-EXTRA_HELP += $(call ex_help,make hint EX=NN-name      the hint for that exercise)
-EXTRA_HELP += $(call ex_help,make solution-diff EX=NN-name  your work against its solution)
-EXTRA_HELP += $(call ex_help,make reset EX=NN-name     that exercise back to its starting files)
+help::
+	@echo '  make exercises       progress: every exercise checked, and your score'
+	@echo '  make exercise EX=NN-name       build and check one (EX=04-decimal)'
+	@echo '  make hint EX=NN-name           the hint for that exercise'
+	@echo '  make solution-diff EX=NN-name  your work against its solution'
+	@echo '  make reset EX=NN-name          that exercise back to its starting files'

@@ -32,13 +32,8 @@ lab-selftest: all test-prereqs
 lab-clean:
 	rm -rf build/lab
 
-# make help echoes each word of EXTRA_HELP, in single quotes (so no quote
-# in the text), on a line of its own: a line's spaces are spelled as a
-# shell expansion that gives a space (the first character of IFS).
-lab_space := $(subst x,,x x)
-lab_comma := ,
-lab_help = $(subst $(lab_space),'$${IFS%??}',$(1))
-EXTRA_HELP += $(call lab_help,make lab-check        the test suite inside the QEMU lab (hardware-style KVM))
-EXTRA_HELP += $(call lab_help,make lab CMD=./stepN  one command inside the lab (make lab alone: a shell))
-EXTRA_HELP += $(call lab_help,make lab-selftest     tests of the lab itself (four short boots))
-EXTRA_HELP += $(call lab_help,  LAB_CPU=qemu64$(lab_comma)+svm  with either: the lab without nested paging (shadow paging))
+help::
+	@echo '  make lab-check       the test suite inside the QEMU lab (hardware-style KVM)'
+	@echo '  make lab CMD=./stepN one command inside the lab (make lab alone: a shell)'
+	@echo '  make lab-selftest    tests of the lab itself (four short boots)'
+	@echo '    LAB_CPU=qemu64,+svm  with either: the lab without nested paging (shadow paging)'
