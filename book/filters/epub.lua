@@ -14,6 +14,7 @@
 local dir = PANDOC_SCRIPT_FILE:match("(.*/)") or "./"
 package.path = dir .. "?.lua;" .. package.path
 local markers = require("markers")
+local errors = require("errors")
 
 local stringify = pandoc.utils.stringify
 
@@ -82,13 +83,5 @@ local function build(doc)
   return result
 end
 
--- Errors end pandoc with the message alone, not a Lua stack trace: the
--- message says what is wrong and where.
-function Pandoc(doc)
-  local ok, result = pcall(build, doc)
-  if not ok then
-    io.stderr:write(tostring(result), "\n")
-    os.exit(1)
-  end
-  return result
-end
+-- Errors end pandoc with the message alone (errors.lua).
+Pandoc = errors.main(build)

@@ -15,28 +15,10 @@
 
 local stringify = pandoc.utils.stringify
 
--- Errors raised inside a pandoc walk reach the user mangled (pandoc
--- wraps them), so walk callbacks are guarded: the first error is kept
--- and raised again, intact, once the walk is over.
-local first_error = nil
-local function guarded(fn)
-  return function(x)
-    if first_error then
-      return nil
-    end
-    local ok, result = pcall(fn, x)
-    if ok then
-      return result
-    end
-    first_error = result
-    return nil
-  end
-end
-local function rethrow()
-  if first_error then
-    error(first_error, 0)
-  end
-end
+local dir = PANDOC_SCRIPT_FILE:match("(.*/)") or "./"
+package.path = dir .. "?.lua;" .. package.path
+local errors = require("errors")
+local guarded, rethrow = errors.guarded, errors.rethrow
 
 local chapter, order, titles, owner = nil, {}, {}, {}
 
@@ -179,13 +161,5 @@ local function build(doc)
   return doc
 end
 
--- Errors end pandoc with the message alone, not a Lua stack trace: the
--- message says what is wrong and where.
-function Pandoc(doc)
-  local ok, result = pcall(build, doc)
-  if not ok then
-    io.stderr:write(tostring(result), "\n")
-    os.exit(1)
-  end
-  return result
-end
+-- Errors end pandoc with the message alone (errors.lua).
+Pandoc = errors.main(build)
