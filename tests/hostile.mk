@@ -10,19 +10,9 @@
 
 HOSTILE_GUESTS := $(patsubst tests/hostile/%.S,$(BUILD)/tests/hostile/%.bin,$(wildcard tests/hostile/*.S))
 
-$(BUILD)/tests/hostile/%.o: tests/hostile/%.S tests/hostile/enter-pm32.inc | $(BUILD)/tests/hostile
-	@echo "  AS      $@"
-	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -Itests/hostile -c -o $@ $<
-
-$(BUILD)/tests/hostile/%.elf: $(BUILD)/tests/hostile/%.o guest/real16.ld
-	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
-
-$(BUILD)/tests/hostile/%.bin: $(BUILD)/tests/hostile/%.elf
-	$(Q)$(OBJCOPY) -O binary $< $@
-
-$(BUILD)/tests/hostile:
-	$(Q)mkdir -p $@
+# Built by the rules in tests/tests.mk; these guests also include the
+# shared switch to protected mode.
+$(HOSTILE_GUESTS:.bin=.o): tests/hostile/enter-pm32.inc
 
 test-prereqs: $(HOSTILE_GUESTS)
 

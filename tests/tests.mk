@@ -10,18 +10,19 @@
 
 TEST_GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/tests/guests/%.bin,$(wildcard tests/guests/*.S))
 
-$(BUILD)/tests/guests/%.o: tests/guests/%.S | $(BUILD)/tests/guests
+# The rules for every guest under tests/ (this folder's guests/ and the
+# hostile/ corpus of tests/hostile.mk): assemble as 32-bit objects (the
+# folder is on the include path), link for 0x1000, flatten.
+$(BUILD)/tests/%.o: tests/%.S
 	@echo "  AS      $@"
-	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -c -o $@ $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -I$(<D) -c -o $@ $<
 
-$(BUILD)/tests/guests/%.elf: $(BUILD)/tests/guests/%.o guest/real16.ld
+$(BUILD)/tests/%.elf: $(BUILD)/tests/%.o guest/real16.ld
 	@echo "  LD      $@"
 	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
 
-$(BUILD)/tests/guests/%.bin: $(BUILD)/tests/guests/%.elf
+$(BUILD)/tests/%.bin: $(BUILD)/tests/%.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
-
-$(BUILD)/tests/guests:
-	$(Q)mkdir -p $@
 
 test-prereqs: $(TEST_GUESTS)
