@@ -64,6 +64,14 @@ GUEST_CFLAGS := -std=gnu11 -Os -g $(WARNINGS) -ffreestanding -fno-pic -fno-pie \
 	-mno-red-zone -mgeneral-regs-only -nostdlib -fcf-protection=none
 GUEST_ASFLAGS := -g $(WARNINGS)
 
+# The linker command for every guest (here, tests/tests.mk and
+# exercises/exercises.mk). A guest with data (.data, .bss) links to one
+# LOAD segment that is read, write and execute: binutils 2.39 and later
+# warn about that unless told not to, and binutils before 2.39 (Debian 11,
+# Ubuntu 22.04) reject the option that tells them. So ask ld, once.
+LD_NO_RWX_WARNING := $(shell $(LD) --help 2>/dev/null | grep -q -- --no-warn-rwx-segments && echo --no-warn-rwx-segments)
+GUEST_LD := $(LD) -nostdlib $(LD_NO_RWX_WARNING)
+
 STEP_SOURCES := $(sort $(wildcard steps/step*.c))
 STEPS := $(patsubst steps/%.c,%,$(STEP_SOURCES))
 
@@ -86,7 +94,7 @@ $(BUILD)/guest/%.o: guest/%.S | $(BUILD)/guest
 
 $(BUILD)/guest/real16.elf: $(BUILD)/guest/real16.o guest/real16.ld
 	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+	$(Q)$(GUEST_LD) -m elf_i386 -T guest/real16.ld -o $@ $<
 
 # C guests: one source, two objects. guest/NAME.c becomes NAME.32.o
 # (-m32, for 32-bit protected mode) and NAME.64.o (-m64, for long mode).
@@ -103,15 +111,15 @@ $(BUILD)/guest/%.64.o: guest/%.c | $(BUILD)/guest
 # the 32-bit hello behind it.
 $(BUILD)/guest/hello32.elf: $(BUILD)/guest/hello.32.o guest/guest.ld
 	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
+	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
 $(BUILD)/guest/boot16.elf: $(BUILD)/guest/boot16.o $(BUILD)/guest/hello.32.o guest/guest.ld
 	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
+	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
 $(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
 	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_x86_64 -nostdlib --no-warn-rwx-segments -T guest/guest.ld -o $@ $(filter %.o,$^)
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
 # Every guest's flat binary is its ELF with the headers stripped: the bytes
 # as they must lie in guest memory, starting at the load address.

@@ -62,7 +62,7 @@ $(EX_OUT)/guest-%.o: $(EX_SRC)/%.c | $(EX_OUT)/.dir
 
 $(EX_OUT)/guest.elf: $(EX_GUEST_OBJS) $(EX_LD_SCRIPT)
 	@echo "  LD      $@"
-	$(Q)$(LD) -m $(EX_LD_EMU) -nostdlib --no-warn-rwx-segments -T $(EX_LD_SCRIPT) -o $@ $(EX_GUEST_OBJS)
+	$(Q)$(GUEST_LD) -m $(EX_LD_EMU) -T $(EX_LD_SCRIPT) -o $@ $(EX_GUEST_OBJS)
 
 $(EX_OUT)/guest.bin: $(EX_OUT)/guest.elf
 	$(Q)$(OBJCOPY) -O binary $< $@

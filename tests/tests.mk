@@ -20,7 +20,7 @@ $(BUILD)/tests/%.o: tests/%.S
 
 $(BUILD)/tests/%.elf: $(BUILD)/tests/%.o guest/real16.ld
 	@echo "  LD      $@"
-	$(Q)$(LD) -m elf_i386 -nostdlib --no-warn-rwx-segments -T guest/real16.ld -o $@ $<
+	$(Q)$(GUEST_LD) -m elf_i386 -T guest/real16.ld -o $@ $<
 
 $(BUILD)/tests/%.bin: $(BUILD)/tests/%.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
