@@ -154,7 +154,7 @@ $(BUILD)/guest $(BUILD)/embed $(sort $(BUILD)/steps $(STEP_BUILD)/steps):
 # ---------------------------------------------------------------------------
 # The commands of DESIGN.md.
 
-.PHONY: all run check deps clean help guests $(patsubst %,debug-%,$(STEPS))
+.PHONY: all run check deps clean help guests old-toolchain-check $(patsubst %,debug-%,$(STEPS))
 
 all: $(STEPS) guests
 
@@ -201,6 +201,11 @@ deps:
 clean:
 	rm -rf build $(STEPS)
 
+# The whole build, warnings as errors, with Debian 11's gcc 10 and binutils
+# 2.35 in a chroot it keeps in build/debian11 (as root; CI runs it).
+old-toolchain-check:
+	$(Q).ci/old-toolchain
+
 # make help: these lines, then each part's own (lab, book, exercises,
 # fuzz) from the help:: rules in their .mk files, then the options.
 help::
@@ -213,6 +218,7 @@ help::
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
 	@echo '  make deps            install the Debian/Ubuntu packages (as root)'
 	@echo '  make clean           remove build/ and the ./stepN programs'
+	@echo '  make old-toolchain-check  the build on Debian 11'"'"'s gcc 10 and binutils 2.35, in a chroot (as root)'
 
 # Parts of the course with makefiles of their own (lab, book, exercises).
 -include $(sort $(wildcard */*.mk))
