@@ -61,6 +61,66 @@ static void parse_options(int argc, char **argv)
 	}
 }
 
+/* listing: lab-command */
+/* The command line as the learner typed it, saved by main: a step that
+ * finds no usable KVM repeats it as the command to run in the lab. */
+static char **command_line;
+
+/* Print one word of a command so that bash reads it back unchanged: bare
+ * if it is safe characters only (and not empty), else in double quotes
+ * with ", \, $ and ` escaped. Inside CMD='...', a ' is written '\''. */
+static void print_shell_word(FILE *out, const char *word)
+{
+	const char *safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_./=:,+@%-";
+
+	if (word[0] && !word[strspn(word, safe)]) {
+		fputs(word, out);
+		return;
+	}
+	fputc('"', out);
+	for (const char *c = word; *c; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+			fprintf(out, "\\%c", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
+/* Print the make command that runs this same command line in the lab,
+ * which has a KVM (lab/run runs it with bash from the repository). */
+static void print_lab_command(FILE *out)
+{
+	fputs("make lab CMD='", out);
+	for (int i = 0; command_line[i]; i++) {
+		if (i > 0)
+			fputc(' ', out);
+		print_shell_word(out, command_line[i]);
+	}
+	fputc('\'', out);
+}
+
+/* die(2, ...) for a machine without a usable KVM device: the message,
+ * then the command that runs the same thing in the lab instead. */
+static _Noreturn void die_no_kvm(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n  Run it in the lab instead (QEMU, no KVM needed here): ", stderr);
+	print_lab_command(stderr);
+	fputc('\n', stderr);
+	exit(2);
+}
+/* end listing: lab-command */
+
 /* listing: open */
 /* Open the KVM device. Each way this can fail has its own cause and its
  * own remedy, so each gets its own message. */
@@ -72,23 +132,23 @@ static int kvm_open(const char *path)
 		return fd;
 	switch (errno) {
 	case ENOENT:
-		die(2, "%s does not exist: the kvm module is not loaded, or this machine\n"
+		die_no_kvm("%s does not exist: the kvm module is not loaded, or this machine\n"
 		    "  has no hardware virtualization. Try: sudo modprobe kvm_intel (or\n"
-		    "  kvm_amd); turn on VT-x/AMD-V in the firmware; or use the lab: make lab",
+		    "  kvm_amd), or turn on VT-x/AMD-V in the firmware.",
 		    path);
 	case EACCES:
 	case EPERM:
-		die(2, "cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
+		die_no_kvm("cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
 		    "  \"kvm\"): sudo usermod -aG kvm $USER, then log in again.",
 		    path, strerror(errno), path);
 	case ENXIO:
 	case ENODEV:
-		die(2, "cannot open %s: %s\n  The module is loaded but found no usable\n"
+		die_no_kvm("cannot open %s: %s\n  The module is loaded but found no usable\n"
 		    "  virtualization: check VT-x/AMD-V in the firmware, or nested\n"
 		    "  virtualization if this is itself a virtual machine.",
 		    path, strerror(errno));
 	default:
-		die(2, "cannot open %s: %s", path, strerror(errno));
+		die_no_kvm("cannot open %s: %s", path, strerror(errno));
 	}
 }
 /* end listing: open */
@@ -103,10 +163,10 @@ static void kvm_check_api(int kvm_fd, const char *path)
 	int version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
 
 	if (version < 0)
-		die(2, "%s is not a KVM device: KVM_GET_API_VERSION failed: %s\n"
+		die_no_kvm("%s is not a KVM device: KVM_GET_API_VERSION failed: %s\n"
 		    "  Point KVM_DEVICE at /dev/kvm, or unset it.", path, strerror(errno));
 	if (version != KVM_API_VERSION)
-		die(2, "%s speaks KVM API version %d; this program needs %d", path,
+		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
 	printf("%s: KVM API version %d\n", path, version);
 }
@@ -181,6 +241,7 @@ int main(int argc, char **argv)
 	int kvm_fd, missing;
 
 	parse_options(argc, argv);
+	command_line = argv;    /* die_no_kvm repeats it for the lab */
 	kvm_fd = kvm_open(path);
 	kvm_check_api(kvm_fd, path);
 	missing = kvm_report_capabilities(kvm_fd);

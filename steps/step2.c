@@ -52,18 +52,6 @@ static _Noreturn void die(int status, const char *fmt, ...)
 	exit(status);
 }
 
-/* An ioctl that must succeed: on failure, name the ioctl, give the
- * errno text and say what to do about it, then exit with status 2. */
-static int kvm_ioctl(int fd, unsigned long request, void *arg,
-		     const char *name, const char *advice)
-{
-	int ret = ioctl(fd, request, arg);
-
-	if (ret < 0)
-		die(2, "%s failed: %s\n  %s", name, strerror(errno), advice);
-	return ret;
-}
-
 /* The only option is --help; anything else is a usage error. */
 static void parse_options(int argc, char **argv)
 {
@@ -82,6 +70,64 @@ static void parse_options(int argc, char **argv)
 	}
 }
 
+/* The command line as the learner typed it, saved by main: a step that
+ * finds no usable KVM repeats it as the command to run in the lab. */
+static char **command_line;
+
+/* Print one word of a command so that bash reads it back unchanged: bare
+ * if it is safe characters only (and not empty), else in double quotes
+ * with ", \, $ and ` escaped. Inside CMD='...', a ' is written '\''. */
+static void print_shell_word(FILE *out, const char *word)
+{
+	const char *safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_./=:,+@%-";
+
+	if (word[0] && !word[strspn(word, safe)]) {
+		fputs(word, out);
+		return;
+	}
+	fputc('"', out);
+	for (const char *c = word; *c; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+			fprintf(out, "\\%c", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
+/* Print the make command that runs this same command line in the lab,
+ * which has a KVM (lab/run runs it with bash from the repository). */
+static void print_lab_command(FILE *out)
+{
+	fputs("make lab CMD='", out);
+	for (int i = 0; command_line[i]; i++) {
+		if (i > 0)
+			fputc(' ', out);
+		print_shell_word(out, command_line[i]);
+	}
+	fputc('\'', out);
+}
+
+/* die(2, ...) for a machine without a usable KVM device: the message,
+ * then the command that runs the same thing in the lab instead. */
+static _Noreturn void die_no_kvm(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n  Run it in the lab instead (QEMU, no KVM needed here): ", stderr);
+	print_lab_command(stderr);
+	fputc('\n', stderr);
+	exit(2);
+}
+
 /* Open the KVM device and check its API version (step 1), with a
  * message of its own for each way that can fail. */
 static int kvm_open(void)
@@ -91,28 +137,28 @@ static int kvm_open(void)
 	int version;
 
 	if (fd < 0 && errno == ENOENT)
-		die(2, "%s does not exist: the kvm module is not loaded, or this machine\n"
+		die_no_kvm("%s does not exist: the kvm module is not loaded, or this machine\n"
 		    "  has no hardware virtualization. Try: sudo modprobe kvm_intel (or\n"
-		    "  kvm_amd); turn on VT-x/AMD-V in the firmware; or use the lab: make lab",
+		    "  kvm_amd), or turn on VT-x/AMD-V in the firmware.",
 		    path);
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		die(2, "cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
+		die_no_kvm("cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
 		    "  \"kvm\"): sudo usermod -aG kvm $USER, then log in again.",
 		    path, strerror(errno), path);
 	if (fd < 0 && (errno == ENXIO || errno == ENODEV))
-		die(2, "cannot open %s: %s\n  The module is loaded but found no usable\n"
+		die_no_kvm("cannot open %s: %s\n  The module is loaded but found no usable\n"
 		    "  virtualization: check VT-x/AMD-V in the firmware, or nested\n"
 		    "  virtualization if this is itself a virtual machine.",
 		    path, strerror(errno));
 	if (fd < 0)
-		die(2, "cannot open %s: %s", path, strerror(errno));
+		die_no_kvm("cannot open %s: %s", path, strerror(errno));
 
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		die(2, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
+		die_no_kvm("%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
 		    strerror(errno));
 	if (version != KVM_API_VERSION)
-		die(2, "%s speaks KVM API version %d; this program needs %d", path,
+		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
 	return fd;
 }
@@ -123,10 +169,15 @@ static int kvm_open(void)
  * machine type, 0 on x86. */
 static int vm_create(int kvm_fd)
 {
+	int vm_fd;
+
 	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
 		die(2, "this KVM lacks KVM_CAP_USER_MEMORY, which every step needs");
-	return kvm_ioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM",
-			 "Is another hypervisor holding the hardware? See dmesg.");
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		die_no_kvm("KVM_CREATE_VM failed: %s\n"
+		    "  Is another hypervisor holding the hardware? See dmesg.", strerror(errno));
+	return vm_fd;
 }
 /* end listing: create-vm */
 
@@ -257,6 +308,7 @@ int main(int argc, char **argv)
 	uint8_t *mem;
 
 	parse_options(argc, argv);
+	command_line = argv;    /* die_no_kvm repeats it for the lab */
 	kvm_fd = kvm_open();
 	vm_fd = vm_create(kvm_fd);
 	printf("created a VM (file descriptor %d)\n", vm_fd);

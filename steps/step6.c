@@ -262,6 +262,64 @@ static struct options parse_options(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* Opening /dev/kvm                                                    */
 
+/* The command line as the learner typed it, saved by main: a step that
+ * finds no usable KVM repeats it as the command to run in the lab. */
+static char **command_line;
+
+/* Print one word of a command so that bash reads it back unchanged: bare
+ * if it is safe characters only (and not empty), else in double quotes
+ * with ", \, $ and ` escaped. Inside CMD='...', a ' is written '\''. */
+static void print_shell_word(FILE *out, const char *word)
+{
+	const char *safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_./=:,+@%-";
+
+	if (word[0] && !word[strspn(word, safe)]) {
+		fputs(word, out);
+		return;
+	}
+	fputc('"', out);
+	for (const char *c = word; *c; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+			fprintf(out, "\\%c", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
+/* Print the make command that runs this same command line in the lab,
+ * which has a KVM (lab/run runs it with bash from the repository). */
+static void print_lab_command(FILE *out)
+{
+	fputs("make lab CMD='", out);
+	for (int i = 0; command_line[i]; i++) {
+		if (i > 0)
+			fputc(' ', out);
+		print_shell_word(out, command_line[i]);
+	}
+	fputc('\'', out);
+}
+
+/* die(2, ...) for a machine without a usable KVM device: the message,
+ * then the command that runs the same thing in the lab instead. */
+static _Noreturn void die_no_kvm(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n  Run it in the lab instead (QEMU, no KVM needed here): ", stderr);
+	print_lab_command(stderr);
+	fputc('\n', stderr);
+	exit(2);
+}
+
 /* Open the KVM device and check its API version. Each way this can
  * fail has its own cause and its own remedy, so each gets a message. */
 static int kvm_open(void)
@@ -271,28 +329,28 @@ static int kvm_open(void)
 	int version;
 
 	if (fd < 0 && errno == ENOENT)
-		die(2, "%s does not exist: the kvm module is not loaded, or this machine\n"
+		die_no_kvm("%s does not exist: the kvm module is not loaded, or this machine\n"
 		    "  has no hardware virtualization. Try: sudo modprobe kvm_intel (or\n"
-		    "  kvm_amd); turn on VT-x/AMD-V in the firmware; or use the lab: make lab",
+		    "  kvm_amd), or turn on VT-x/AMD-V in the firmware.",
 		    path);
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		die(2, "cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
+		die_no_kvm("cannot open %s: %s\n  Join the group that owns it (ls -l %s; usually\n"
 		    "  \"kvm\"): sudo usermod -aG kvm $USER, then log in again.",
 		    path, strerror(errno), path);
 	if (fd < 0 && (errno == ENXIO || errno == ENODEV))
-		die(2, "cannot open %s: %s\n  The module is loaded but found no usable\n"
+		die_no_kvm("cannot open %s: %s\n  The module is loaded but found no usable\n"
 		    "  virtualization: check VT-x/AMD-V in the firmware, or nested\n"
 		    "  virtualization if this is itself a virtual machine.",
 		    path, strerror(errno));
 	if (fd < 0)
-		die(2, "cannot open %s: %s", path, strerror(errno));
+		die_no_kvm("cannot open %s: %s", path, strerror(errno));
 
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		die(2, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
+		die_no_kvm("%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
 		    strerror(errno));
 	if (version != KVM_API_VERSION)
-		die(2, "%s speaks KVM API version %d; this program needs %d", path,
+		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
 	return fd;
 }
@@ -308,8 +366,10 @@ static void vm_create(struct vm *vm)
 
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
 		die(2, "this KVM lacks KVM_CAP_USER_MEMORY, which every step needs");
-	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM",
-			      "Is another hypervisor holding the hardware? See dmesg.");
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		die_no_kvm("KVM_CREATE_VM failed: %s\n"
+		    "  Is another hypervisor holding the hardware? See dmesg.", strerror(errno));
 
 	/* Intel VT-x runs real mode through a task-state segment that KVM
 	 * keeps in three pages of guest-physical space we do not use: just
@@ -1153,6 +1213,7 @@ int main(int argc, char **argv)
 	/* The guest's console is line-buffered, as on a terminal, so that
 	 * --trace lines (on stderr) fall between whole lines of output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	command_line = argv;    /* die_no_kvm repeats it for the lab */
 	vm.kvm_fd = kvm_open();
 	vm_create(&vm);
 	vcpu_create(&vm);

@@ -124,3 +124,62 @@ unsupported() {
 
 # finish: end of script; the exit status tells prove about failures.
 finish() { exit "$TEST_FAILED"; }
+
+# How a step that finds no usable KVM device ends its message: this, then
+# the command that runs the same command line in the lab.
+LAB_HINT='  Run it in the lab instead (QEMU, no KVM needed here): '
+
+# lab_command_words LINE: LINE must be the lab hint with a "make lab
+# CMD='...'" command. Prints the words bash finds in CMD's value, as the
+# lab runs it, each quoted with printf %q (or what is wrong instead).
+lab_command_words() (
+	local line=$1 cmd=
+	case $line in
+	"$LAB_HINT"'make lab CMD='*) ;;
+	*) echo "(not the lab hint: $line)"; exit 0 ;;
+	esac
+	# Read the make command as a shell would, with a make of our own
+	# that only keeps CMD's value.
+	make() {
+		if [ $# = 2 ] && [ "$1" = lab ] && [ "${2%%=*}" = CMD ]; then
+			cmd=${2#CMD=}
+		else
+			echo "(not make lab CMD=...: $*)"
+			exit 0
+		fi
+	}
+	eval "${line#"$LAB_HINT"}"
+	if [ -z "$cmd" ]; then
+		echo "(no command in: $line)"
+		exit 0
+	fi
+	set --
+	if ! eval "set -- $cmd"; then
+		echo "(bash cannot read CMD: $cmd)"
+		exit 0
+	fi
+	printf '%q ' "$@"
+)
+
+# lab_command_is DESCRIPTION WORD...: the last run's stderr ends with the
+# lab hint, and its command runs exactly WORD... (the step's argv).
+lab_command_is() {
+	local desc=$1
+	shift
+	is "$(lab_command_words "$(printf '%s\n' "$ERR" | tail -n 1)")" \
+		"$(printf '%q ' "$@")" "$desc"
+}
+
+# run_fake_kvm MODE COMMAND...: run, with KVM_DEVICE=/dev/null answering
+# like a KVM that fails as tests/fakekvm.c's MODE says (api-version,
+# create-vm). A SANITIZE=1 step refuses a library preloaded before ASan's
+# runtime unless ASAN_OPTIONS allows it.
+run_fake_kvm() {
+	local mode=$1
+	shift
+	if [ ! -f "$ROOT/build/tests/fakekvm.so" ]; then
+		diag "build/tests/fakekvm.so is missing: make test-prereqs"
+	fi
+	run env LD_PRELOAD="$ROOT/build/tests/fakekvm.so" FAKE_KVM="$mode" KVM_DEVICE=/dev/null \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
