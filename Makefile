@@ -156,41 +156,54 @@ $(BUILD)/guest $(BUILD)/embed $(sort $(BUILD)/steps $(STEP_BUILD)/steps):
 
 .PHONY: all run check deps clean help guests old-toolchain-check $(patsubst %,debug-%,$(STEPS))
 
-all: $(STEPS) guests
+all: $(STEPS) guests $(BUILD)/kvm-probe
 
 ALL_GUESTS = $(sort $(foreach s,$(STEPS),$($(s)_GUESTS)))
 guests: $(patsubst %,$(BUILD)/guest/%.elf,$(ALL_GUESTS)) $(patsubst %,$(BUILD)/guest/%.bin,$(ALL_GUESTS))
 
+# Where guests run: on this machine's /dev/kvm when build/kvm-probe finds
+# it usable (it opens, speaks API 12, creates a VM), else in the lab, after
+# one line that says why. lab/auto decides, for every command below that
+# runs a guest; LAB=1 forces the lab, LAB=0 this machine.
+export LAB
+$(BUILD)/kvm-probe: lab/kvm-probe.c
+	@echo "  CC      $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 -O2 $(WARNINGS) $(CFLAGS) -o $@ $<
+
 # Build and run every step in order, each under a one-line header. A step
 # that exits 77 (this host's KVM cannot do it) does not stop the run.
-run: all
-	$(Q)for step in $(STEPS); do \
-		printf '\n===== %s =====\n' "$$step"; \
+RUN_STEPS := for step in $(STEPS); do \
+		printf "\n===== %s =====\n" "$$step"; \
 		./$$step; status=$$?; \
-		if [ $$status -eq 77 ]; then echo "($$step skipped: this host's KVM cannot run it)"; \
+		if [ $$status -eq 77 ]; then echo "($$step skipped: this host'"'"'s KVM cannot run it)"; \
 		elif [ $$status -ne 0 ]; then echo "$$step failed with status $$status"; exit 1; fi; \
 	done
+run: all
+	$(Q)lab/auto cmd '$(RUN_STEPS)'
 
-# The test suite: TAP scripts under tests/, run by prove against this
-# machine's /dev/kvm.
+# The test suite: TAP scripts under tests/, run by prove on this machine's
+# /dev/kvm, or in the lab (make lab-check) when there is no usable one.
 PROVE ?= prove
 PROVE_FLAGS ?=
+export PROVE PROVE_FLAGS
 check: all test-prereqs
-	$(Q)$(PROVE) $(PROVE_FLAGS) tests/
+	$(Q)lab/auto check
 
 # Everything the tests run that is not a step (extended by other makefiles).
 .PHONY: test-prereqs
 test-prereqs:
 
 # make debug-stepN: the step under gdb, stopped at its first KVM_RUN
-# (ioctl request 0xae80), just before the vCPU enters the guest.
-$(patsubst %,debug-%,$(STEPS)): debug-%: %
-	gdb -q -ex 'set breakpoint pending on' -ex 'break ioctl if $$rsi == 0xae80' -ex run --args ./$*
+# (ioctl request 0xae80), just before the vCPU enters the guest; in the
+# lab, gdb runs on the lab's console, which is this terminal.
+$(patsubst %,debug-%,$(STEPS)): debug-%: % $(BUILD)/kvm-probe
+	$(Q)lab/auto tty "gdb -q -ex 'set breakpoint pending on' -ex 'break ioctl if \$$rsi == 0xae80' -ex run --args ./$*"
 
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
 DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux gdb valgrind \
-	qemu-system-x86 busybox-static cpio pandoc graphviz
+	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -214,7 +227,7 @@ help::
 	@echo '  make                 build every step and guest'
 	@echo '  make stepN           build ./stepN (then run it: ./stepN --help)'
 	@echo '  make run             build and run every step in order'
-	@echo '  make check           the whole test suite on this machine'"'"'s /dev/kvm'
+	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
 	@echo '  make deps            install the Debian/Ubuntu packages (as root)'
 	@echo '  make clean           remove build/ and the ./stepN programs'
@@ -225,4 +238,6 @@ help::
 
 help::
 	@echo
-	@echo 'Options: V=1 (show commands), CC=clang, WERROR=1, SANITIZE=1'
+	@echo 'Options: V=1 (show commands), CC=clang, WERROR=1, SANITIZE=1,'
+	@echo '  LAB=1 (guests run in the lab) or LAB=0 (on this machine): without either,'
+	@echo '  they run here when /dev/kvm is usable, else in the lab'

@@ -1,8 +1,9 @@
 # book/book.mk: the course book, built from the code it teaches.
 #
 #   make book         HTML (one page per chapter + contents) and EPUB in build/book/
-#   make book-check   the book, then its links and a render in headless Chromium
-#                     (a prerequisite of make check)
+#   make book-check   the book, then its chapters and links (part of make check)
+#   make book-render-check  the book rendered in headless Chromium, at laptop
+#                     and phone widths (make deps-render installs Chromium)
 #
 # How it is made (see book/README.md):
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
@@ -63,13 +64,19 @@ BOOK_CAPTURES := $(foreach r,$(BOOK_RUNS),$(if $(filter $(firstword $(subst -, ,
 BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))
 BOOK_EPUB := $(BOOK_OUT)/kvm-step-by-step.epub
 
-DEB_PACKAGES += chromium
+# Chromium is for the render check alone, a large download that make check
+# does without: make deps-render installs it.
+RENDER_DEB_PACKAGES := chromium
+.PHONY: deps-render
+deps-render:
+	$(Q)$(MAKE) --no-print-directory deps DEB_PACKAGES='$(RENDER_DEB_PACKAGES)'
 
 help::
 	@echo '  make book            the book: HTML and EPUB in build/book/'
-	@echo '  make book-check      build the book, check its links and rendering (in make check)'
+	@echo '  make book-check      build the book, check its chapters and links (in make check)'
+	@echo '  make book-render-check  render it in headless Chromium (make deps-render first)'
 
-.PHONY: book book-check book-clean
+.PHONY: book book-check book-render-check book-clean
 book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
 
@@ -83,6 +90,9 @@ book-check: book
 		{ echo "book-check: book/$$c.md is missing" >&2; exit 1; }; done
 	@echo "  CHECK   links and images in $(BOOK_OUT)"
 	$(Q)perl book/tools/check-links.pl $(BOOK_OUT)
+
+book-render-check: book
+	$(Q)command -v $(CHROMIUM) >/dev/null || { echo "book-render-check: $(CHROMIUM) is not installed: sudo make deps-render" >&2; exit 2; }
 	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
 	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) index step4
 

@@ -113,20 +113,62 @@ pristine() {
 }
 
 # ---------------------------------------------------------------------------
+# Where the programs run: on this machine's KVM when it is usable, else in
+# the lab (lab/auto decides, as for every make command that runs a guest).
+
+# guests_here: this machine runs the guests (lab/auto where says "here").
+guests_here() {
+	local status=0
+	# In the lab, or told to stay: no need to ask.
+	[ "${KVM_LAB:-0}" != 1 ] && [ "${LAB:-}" != 0 ] || return 0
+	"$ROOT/lab/auto" where >/dev/null 2>&1 || status=$?
+	[ "$status" != 2 ] || "$ROOT/lab/auto" where >/dev/null
+	[ "$status" = 0 ]
+}
+
+# quote WORD: WORD as one word for bash.
+quote() {
+	printf '%q' "$1"
+}
+
+# in_lab COMMAND DIR...: COMMAND (ex.sh, on programs built here) in the
+# lab, from the repository's root; its output and status. The lab sees
+# only what lies under the repository: each DIR must.
+in_lab() {
+	local cmd=$1 dir
+	shift
+	for dir; do
+		case $dir/ in
+		"$ROOT"/*) ;;
+		*) die "$dir is outside the repository, which is all the lab sees" ;;
+		esac
+	done
+	"$ROOT/lab/auto" cmd "$cmd"
+}
+
+# ---------------------------------------------------------------------------
 # The helpers a check.sh uses. A check runs in a subshell: CHECKS and
 # FAILED count its expectations, PROGRAM is the program it built.
 
 CHECKS=0
 FAILED=0
 
-# indent TEXT: the text shifted right, at most 15 lines of it.
+# indent TEXT: the text shifted right, at most 15 lines of it. (Plain
+# bash: in the lab, whose CPU is emulated, every process costs.)
 indent() {
+	local line n=0
 	if [ -z "$1" ]; then
 		echo "          (nothing)"
 		return
 	fi
-	printf '%s\n' "$1" | head -n 15 | sed 's/^/          /'
-	[ "$(printf '%s\n' "$1" | wc -l)" -le 15 ] || echo "          ..."
+	while IFS= read -r line; do
+		n=$((n + 1))
+		if [ "$n" -gt 15 ]; then
+			echo "          ..."
+			break
+		fi
+		printf '          %s\n' "$line"
+	done <<<"$1"
 }
 
 pass() {
@@ -164,7 +206,7 @@ run_program() {
 	if [ "$STATUS" -eq 77 ]; then
 		echo "SKIP $EX: cannot run on this host's KVM (status 77):"
 		indent "$ERR"
-		echo "  Run it in the lab, whose KVM can: make lab CMD='exercises/ex.sh check $EX'"
+		echo "  Check it in the lab, whose KVM can: make exercise EX=$EX LAB=1"
 		exit 77
 	fi
 	if [ "$STATUS" -eq 124 ] || [ "$STATUS" -eq 137 ]; then
@@ -262,6 +304,8 @@ build() {
 		EX_SRC="$2" EX_OUT="$3" >"$log" 2>&1 || status=$?
 	# The "  CC  file" progress lines say nothing a learner needs here.
 	grep -Ev '^  [A-Z0-9]+ +/|Nothing to be done' "$log" || true
+	# For a check run elsewhere (the lab) with --built: it did not build.
+	if [ "$status" = 0 ]; then rm -f "$3/.build-failed"; else touch "$3/.build-failed"; fi
 	return "$status"
 }
 
@@ -295,9 +339,16 @@ cmd_check() {
 	[ "${out#/}" != "$out" ] || out=$PWD/$out
 
 	echo "== $ex: $(title "$ex")"
-	if [ "$built" = 0 ] && ! build "$ex" "$src" "$out"; then
+	if { [ "$built" = 1 ] && [ -f "$out/.build-failed" ]; } ||
+		{ [ "$built" = 0 ] && ! build "$ex" "$src" "$out"; }; then
 		echo "FAIL $ex: it does not build (the compiler's messages are above)"
 		return 1
+	fi
+	# Built here; run here when this machine's KVM is usable, else in the lab.
+	if ! guests_here; then
+		in_lab "exercises/ex.sh check $(quote "$ex") --src $(quote "$src") --out $(quote "$out") --built" \
+			"$src" "$out"
+		return
 	fi
 	host=$(conf_value "$src/exercise.conf" EX_HOST)
 	# The check runs in a subshell: run_program may end it with status 77.
@@ -389,14 +440,25 @@ cmd_reset() {
 
 # progress: check every exercise (quietly) and print a table and a score.
 cmd_progress() {
-	local ex status result pass=0 total=0 skipped=0 log changed
+	local ex status result pass=0 total=0 skipped=0 log changed built=${1:-}
 	log=$(mktemp "${TMPDIR:-/tmp}/kvm-progress.XXXXXX")
 	trap "rm -f '$log'" EXIT
+	# No usable KVM here: build every exercise here, check them all in
+	# one boot of the lab.
+	if [ -z "$built" ] && ! guests_here; then
+		WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvm-exercise.XXXXXX")
+		for ex in $(list_exercises); do
+			build "$ex" "$EX_DIR/$ex" "$(build_dir)/$ex" >/dev/null 2>&1 || true
+		done
+		rm -rf "$WORK"
+		in_lab "EX_BUILD=$(quote "$(build_dir)") exercises/ex.sh progress --built" "$(build_dir)"
+		return
+	fi
 	printf '%-16s %-3s %-19s %s\n' EXERCISE CH RESULT TITLE
 	for ex in $(list_exercises); do
 		total=$((total + 1))
 		status=0
-		(cmd_check "$ex" >"$log" 2>&1) || status=$?
+		(cmd_check "$ex" $built >"$log" 2>&1) || status=$?
 		changed=
 		if git -C "$ROOT" cat-file -e "HEAD:exercises/$ex" 2>/dev/null &&
 			git -C "$ROOT" diff --quiet HEAD -- "exercises/$ex" 2>/dev/null; then
@@ -413,7 +475,7 @@ cmd_progress() {
 	echo "Score: $pass of $total exercises pass."
 	if [ "$skipped" -gt 0 ]; then
 		echo "$skipped cannot run on this host's KVM (\"lab only\"): check them in the"
-		echo "lab, e.g. make lab CMD='exercises/ex.sh check NN-name'."
+		echo "lab: make exercises LAB=1, or one: make exercise EX=NN-name LAB=1."
 	fi
 	echo "Details of one: make exercise EX=NN-name"
 }
@@ -468,7 +530,7 @@ check) [ $# -ge 1 ] || usage; cmd_check "$@" ;;
 hint) [ $# -eq 1 ] || usage; cmd_hint "$1" ;;
 solution-diff) [ $# -eq 1 ] || usage; cmd_solution_diff "$1" ;;
 reset) [ $# -eq 1 ] || usage; cmd_reset "$1" ;;
-progress) cmd_progress ;;
+progress) [ $# -eq 0 ] || [ "$*" = --built ] || usage; cmd_progress "$@" ;;
 list) list_exercises ;;
 diff) [ $# -eq 2 ] || usage; cmd_diff "$1" "$2" ;;
 prepare) [ $# -eq 2 ] || usage; cmd_prepare "$1" "$2" ;;

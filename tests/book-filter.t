@@ -4,6 +4,7 @@
 # marker, a missing file, unbalanced markers, C pasted by hand, a marker
 # no chapter shows) stops the build with a message that says where.
 # Everything is written under $SCRATCH; the repository may be read-only.
+# lab: on the host (needs no KVM: lab/run check runs it beside the lab)
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v pandoc >/dev/null 2>&1; then

@@ -19,11 +19,14 @@ test-prereqs: $(HOSTILE_GUESTS)
 # make fuzz SEED=N COUNT=N: COUNT random guests (default 10000) from SEED
 # (default 1) through every step that runs a guest; see tests/fuzz.pl.
 # FUZZ_JOBS=N runs N at a time (default: one per CPU). A failing image is
-# kept in build/fuzz-failures/.
+# kept in build/fuzz-failures/ here; in the lab, whose view of build/ is
+# read-only, the run prints how to make it again (--emit). The lab's time
+# limit is off (LAB_TIMEOUT=0) unless given: the long run is long there.
 .PHONY: fuzz
+FUZZ_ARGS = --seed $(or $(SEED),1) --count $(or $(COUNT),10000) $(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS))
 fuzz: all
-	$(Q)tests/fuzz.pl --seed $(or $(SEED),1) --count $(or $(COUNT),10000) --keep $(BUILD)/fuzz-failures \
-		$(if $(FUZZ_JOBS),--jobs $(FUZZ_JOBS))
+	$(Q)LAB_TIMEOUT=$(or $(LAB_TIMEOUT),0) lab/auto cmd \
+		'keep=; [ "$${KVM_LAB:-0}" = 1 ] || keep="--keep $(BUILD)/fuzz-failures"; tests/fuzz.pl $(FUZZ_ARGS) $$keep' 
 
 help::
 	@echo '  make fuzz SEED=1 COUNT=10000   random guests through every step: counts by exit reason'
