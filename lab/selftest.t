@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lab/selftest.t: the lab itself (TAP, run by make lab-selftest, not by
-# make check: it boots the lab four times, about a minute). Not under
+# make check: it boots the lab about ten times, a few minutes). Not under
 # tests/, which runs inside the lab too.
 #
 # Checks the contract lab/run gives: the command's status and output come
@@ -8,9 +8,12 @@
 # nobody gets EACCES; the repository readable by nobody, read-only; /tmp
 # writable; KVM_LAB=1); the verdict cannot be forged from inside; a hang
 # ends at LAB_TIMEOUT with status 125; LAB_CPU=qemu64,+svm turns NPT off.
+# The kernel: this machine's own when readable (tested on a fake host
+# layout unpacked from Debian's package), else Debian's. And the make
+# commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 17
+plan 33
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -49,5 +52,50 @@ LAB_TIMEOUT=30 run lab/run cmd 'echo started; sleep 300'
 is "$STATUS" 125 "a hang: status 125 (no verdict)"
 like "$ERR" 'no verdict from the lab: timeout: .*LAB_TIMEOUT' "... explained as the timeout"
 like "$ERR" '\| started' "... with the console's last lines"
+
+# The host-kernel path, as on a distribution without Debian's kernel
+# package: a fake host layout (boot/vmlinuz-RELEASE, lib/modules/RELEASE)
+# unpacked once from Debian's package into build/lab/fakehost.
+fake=$ROOT/build/lab/fakehost
+if [ ! -f "$fake/ready" ]; then
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+	mkdir -p "$SCRATCH/deb" "$fake"
+	(cd "$SCRATCH/deb" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1) &&
+		dpkg-deb --fsys-tarfile "$SCRATCH"/deb/*.deb |
+		tar -x -C "$fake" --wildcards './boot/vmlinuz-*' './lib/modules/*' &&
+		touch "$fake/ready"
+fi
+release=$(ls "$fake/lib/modules" 2>/dev/null | head -n 1)
+LAB_KERNEL=host LAB_HOST_ROOT=$fake LAB_HOST_RELEASE=$release run lab/run cmd 'uname -r'
+is "$STATUS:$OUT" "0:$release" "LAB_KERNEL=host on a fake host layout: the lab boots that kernel"
+like "$ERR" "^lab: kernel .* host kernel $release \\(([0-9]+ modules, boots vmlinu[xz]|cached)\\)" \
+	"... which the progress line names as the host's"
+LAB_HOST_ROOT=$SCRATCH/nothing run lab/run cmd 'uname -r'
+is "$STATUS" 0 "no readable host kernel: the lab still runs"
+like "$ERR" '^lab: kernel .*linux-image-' "... on Debian's kernel package"
+LAB_KERNEL=host LAB_HOST_ROOT=$SCRATCH/nothing run lab/run cmd 'uname -r'
+is "$STATUS" 125 "LAB_KERNEL=host without a readable host kernel: status 125"
+like "$ERR" 'LAB_KERNEL=host: the host kernel cannot serve: .*boot/vmlinuz-.* is not readable' "... saying why"
+
+# The make commands without a usable /dev/kvm: one line, then the lab.
+# (tests/lib.sh sets LAB=0 for the suite; these want the automatic choice.)
+TEST_TIMEOUT=600
+KVM_DEVICE=$SCRATCH/none run env -u LAB make --no-print-directory run
+is "$STATUS" 0 "make run without a usable device: status 0"
+like "$(printf '%s\n' "$ERR" | head -n 1)" "^no usable KVM here \\($SCRATCH/none does not exist\\): running in the lab" \
+	"... its first line says why, and that the lab runs it"
+like "$OUT" '^===== step7 =====$' "... every step ran, to step 7"
+like "$OUT" 'step7: .*42' "... and step 7's guest gave its 42s"
+unlike "$OUT" 'failed with status' "... none failed"
+
+KVM_DEVICE=$SCRATCH/none run env -u LAB exercises/ex.sh check 04-counter
+like "$ERR" '^no usable KVM here .*running in the lab' "make exercise without a usable device: checked in the lab"
+like "$OUT" '^(PASS|FAIL) 04-counter' "... with the check's verdict"
+like "$ERR" 'lab: modules .*kvm_amd' "... which booted the lab"
+
+KVM_DEVICE=$SCRATCH/none run env -u LAB lab/run tty 'echo from the terminal command'
+is "$STATUS" 0 "lab/run tty (make debug-stepN's way in): status 0"
+like "$OUT" 'from the terminal command' "... and the command ran on the console"
 
 finish

@@ -49,8 +49,9 @@ if [ "$STATUS" = 0 ]; then
 	is "$STATUS:$OUT" "0:here" "... and lab/auto runs guests here"
 else
 	like "$OUT" '.' "this machine has no usable device: the probe says why ($OUT)"
+	reason=$OUT
 	where
-	is "$STATUS:$OUT" "1:lab: $OUT" "... and lab/auto sends guests to the lab, with that reason"
+	is "$STATUS:$OUT" "1:lab: $reason" "... and lab/auto sends guests to the lab, with that reason"
 fi
 
 # Here: the command runs from the repository's root, with its status.

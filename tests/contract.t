@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The step contract's bad input and host-setup faults, for every step that
 # runs a guest (step 3 on, whichever are built): each its own message on
-# stderr and status 2, before any guest runs. The faults of a missing or
-# unusable KVM device also for step 2, each with the command for the lab.
+# stderr and status 2, before any guest runs. (A missing or unusable KVM
+# device: tests/no-device.t.)
 . "$(dirname "$0")/lib.sh"
 
 # Faults a step is known to get wrong, reported and waiting for a fix:
@@ -37,10 +37,6 @@ mkdir "$SCRATCH/dir"
 : >"$SCRATCH/empty.bin"
 truncate -s 3M "$SCRATCH/huge.bin"
 mkfifo "$SCRATCH/fifo"
-printf 'not a device' >"$SCRATCH/file"
-printf '\xf4' >"$SCRATCH/hlt.bin"
-: >"$SCRATCH/denied"
-chmod 000 "$SCRATCH/denied"
 
 for step in $steps; do
 	run "./$step" --help
@@ -89,75 +85,6 @@ for step in $steps; do
 	# A FIFO with no writer: opening it must not wait for one.
 	TEST_TIMEOUT=2 run "./$step" --guest "$SCRATCH/fifo"
 	check "$step" "a FIFO as the guest file" 2 'not a regular file'
-done
-
-# No usable device, for every step from 2 on (step 1: tests/step1.t): each
-# way has its own message, status 2, and a last line with the command that
-# runs the same command line in the lab. That command must give bash the
-# same words again: the steps run here under a name that needs quoting
-# (a space, a single quote, and every character double quotes escape),
-# and those that take a guest file get one whose name needs it too.
-links="$SCRATCH/my steps: it's \"a\" \$HOME \`x\` back\\slash!"
-mkdir "$links"
-guest="$SCRATCH/my guest's file.bin"
-cp "$SCRATCH/hlt.bin" "$guest"
-perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "$!\n"' \
-	"$SCRATCH/socket"
-device_steps=$(ls step[0-9]* 2>/dev/null | sed -n 's/^step\([0-9][0-9]*\)$/\1/p' | sort -n |
-	awk '$1 >= 2 { print "step" $1 }')
-
-# no_device STEP CASE REGEX: the last run exited 2, stderr matches REGEX,
-# and its last line is the lab's command for exactly the words in $argv.
-no_device() {
-	is "$STATUS" 2 "$1, $2: status 2"
-	like "$ERR" "$3" "$1, $2: the message says so"
-	lab_command_is "$1, $2: the command for the lab repeats the command line" "${argv[@]}"
-}
-
-for step in $device_steps; do
-	ln -s "$ROOT/$step" "$links/$step"
-	args=()
-	[ "$step" = step2 ] || args=(--trace --guest "$guest" --timeout 5)
-
-	# The plain command line first: ./stepN and a path with no quoting.
-	argv=("./$step")
-	[ "$step" = step2 ] || argv+=(--guest "$SCRATCH/hlt.bin")
-	KVM_DEVICE=$SCRATCH/none run "${argv[@]}"
-	no_device "$step" "no KVM device" 'does not exist: the kvm module is not loaded'
-
-	# An empty argument must not vanish.
-	if [ "$step" != step2 ]; then
-		argv=("./$step" --guest '')
-		KVM_DEVICE=$SCRATCH/none run "${argv[@]}"
-		no_device "$step" "no KVM device, an empty argument" 'does not exist'
-	fi
-
-	argv=("$links/$step" "${args[@]}")
-	KVM_DEVICE=/dev/null run "${argv[@]}"
-	no_device "$step" "/dev/null as the device" 'is not a KVM device'
-	KVM_DEVICE=$SCRATCH/file run "${argv[@]}"
-	no_device "$step" "a regular file as the device" 'is not a KVM device'
-	KVM_DEVICE=$SCRATCH/dir run "${argv[@]}"
-	no_device "$step" "a directory as the device" 'cannot open .*/dir: Is a directory'
-	# A socket fails to open as a device node without a driver does.
-	KVM_DEVICE=$SCRATCH/socket run "${argv[@]}"
-	no_device "$step" "a device with no driver (ENXIO)" 'cannot open .*socket: No such device or address'
-	run_fake_kvm api-version "${argv[@]}"
-	no_device "$step" "KVM API version 11" 'speaks KVM API version 11; this program needs 12'
-	run_fake_kvm create-vm "${argv[@]}"
-	no_device "$step" "KVM_CREATE_VM fails" 'KVM_CREATE_VM failed: Device or resource busy'
-
-	# Permission denied: a device node nobody may open, opened as an
-	# unprivileged user if we are root (root may open anything), who
-	# cannot reach $links: the step by its path in the repository.
-	argv=("$ROOT/$step" "${args[@]}")
-	if [ "$(id -u)" = 0 ]; then
-		run setpriv --reuid=65534 --regid=65534 --clear-groups \
-			env KVM_DEVICE="$SCRATCH/denied" "${argv[@]}"
-	else
-		KVM_DEVICE=$SCRATCH/denied run "${argv[@]}"
-	fi
-	no_device "$step" "permission denied on the device" 'Permission denied'
 done
 
 plan "$TEST_NUMBER"
