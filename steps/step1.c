@@ -26,6 +26,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/* The number of elements of an array (not of a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #define DEFAULT_DEVICE "/dev/kvm"
 
 static const char *program = "step1";
@@ -221,7 +224,7 @@ static int kvm_report_capabilities(int kvm_fd)
 	int missing = 0;
 
 	printf("\n%-24s %7s  %s\n", "capability", "answer", "what the course does with it");
-	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(capabilities); i++) {
 		const struct capability *cap = &capabilities[i];
 		int answer = ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap->id);
 

@@ -31,8 +31,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define GUEST_MEM_SIZE  0x200000   /* 2 MiB of guest RAM ... */
-#define GUEST_MEM_BASE  0x0        /* ... at guest-physical address 0 */
+/* The number of elements of an array (not of a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The guest's RAM: 2 MiB at guest-physical address 0. */
+#define GUEST_MEM_SIZE  0x200000
+#define GUEST_MEM_BASE  0x0
 #define DEFAULT_DEVICE  "/dev/kvm"
 
 static const char *program = "step2";
@@ -128,8 +132,8 @@ static _Noreturn void die_no_kvm(const char *fmt, ...)
 	exit(2);
 }
 
-/* Open the KVM device and check its API version (step 1), with a
- * message of its own for each way that can fail. */
+/* Open the KVM device and check its API version. Each way this can
+ * fail has its own cause and its own remedy, so each gets a message. */
 static int kvm_open(void)
 {
 	const char *path = getenv("KVM_DEVICE") ? getenv("KVM_DEVICE") : DEFAULT_DEVICE;
@@ -155,8 +159,8 @@ static int kvm_open(void)
 
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		die_no_kvm("%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
-		    strerror(errno));
+		die_no_kvm("%s is not a KVM device: KVM_GET_API_VERSION failed: %s\n"
+		    "  Point KVM_DEVICE at /dev/kvm, or unset it.", path, strerror(errno));
 	if (version != KVM_API_VERSION)
 		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
@@ -277,7 +281,7 @@ static int vm_try_bad_regions(int vm_fd, uint8_t *mem)
 	int surprises = 0;
 
 	printf("\nregions KVM must refuse:\n");
-	for (size_t i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad_regions); i++) {
 		const struct bad_region *bad = &bad_regions[i];
 		int ret = vm_set_region(vm_fd, bad->slot, 0, bad->guest_phys, bad->size,
 					mem + bad->host_offset);

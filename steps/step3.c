@@ -274,8 +274,8 @@ static int kvm_open(void)
 
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		die_no_kvm("%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
-		    strerror(errno));
+		die_no_kvm("%s is not a KVM device: KVM_GET_API_VERSION failed: %s\n"
+		    "  Point KVM_DEVICE at /dev/kvm, or unset it.", path, strerror(errno));
 	if (version != KVM_API_VERSION)
 		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
@@ -442,11 +442,12 @@ static const char *const exit_names[] = {
 
 static const char *exit_name(unsigned int reason)
 {
-	static char unknown[40];
+	static char unknown[64];
 
-	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+	if (reason < ARRAY_SIZE(exit_names) && exit_names[reason])
 		return exit_names[reason];
-	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step3)", reason);
+	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to %s)", reason,
+		 program);
 	return unknown;
 }
 /* end listing: exit-names */

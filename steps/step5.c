@@ -117,7 +117,7 @@ struct vm {
 
 /* Print a message and exit with the given status. Every fatal error
  * in this file goes through here, so each one says who is talking. */
-static void die(int status, const char *fmt, ...)
+static _Noreturn void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -306,8 +306,8 @@ static int kvm_open(void)
 
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version < 0)
-		die_no_kvm("%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
-		    strerror(errno));
+		die_no_kvm("%s is not a KVM device: KVM_GET_API_VERSION failed: %s\n"
+		    "  Point KVM_DEVICE at /dev/kvm, or unset it.", path, strerror(errno));
 	if (version != KVM_API_VERSION)
 		die_no_kvm("%s speaks KVM API version %d; this program needs %d", path,
 		    version, KVM_API_VERSION);
@@ -508,7 +508,7 @@ static void vcpu_setup_real_mode(struct vm *vm)
 		  "KVM refused these segment registers; see dmesg.");
 
 	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 0x2;
+	regs.rflags = 0x2;              /* bit 1 is reserved and always 1 */
 	regs.rip = GUEST_LOAD_ADDR;
 	regs.rsp = REAL_MODE_STACK_TOP;
 	kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS", "See dmesg.");
@@ -591,11 +591,12 @@ static const char *const exit_names[] = {
 
 static const char *exit_name(unsigned int reason)
 {
-	static char unknown[40];
+	static char unknown[64];
 
 	if (reason < ARRAY_SIZE(exit_names) && exit_names[reason])
 		return exit_names[reason];
-	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to step5)", reason);
+	snprintf(unknown, sizeof(unknown), "exit reason %u (not known to %s)", reason,
+		 program);
 	return unknown;
 }
 /* end listing: exit-names */
@@ -755,7 +756,9 @@ static void watchdog_handler(int sig)
 /* Arm the watchdog for the given number of seconds (0: never). */
 static void watchdog_start(struct vm *vm, double seconds)
 {
-	struct sigaction sa = { .sa_handler = watchdog_handler };
+	/* SA_RESTART: a read or write of ours that the signal interrupts is
+	 * restarted; KVM_RUN is not, it returns EINTR as we want. */
+	struct sigaction sa = { .sa_handler = watchdog_handler, .sa_flags = SA_RESTART };
 	struct itimerval timer = { 0 };
 
 	if (seconds <= 0)
@@ -775,10 +778,11 @@ static void watchdog_start(struct vm *vm, double seconds)
 /* ------------------------------------------------------------------ */
 /* The run loop                                                        */
 
-/* KVM_EXIT_IO: the guest executed in or out. The bytes live in the
- * kvm_run page at data_offset: for "out" the guest's bytes to consume,
- * for "in" the place to put our answer. Returns 0 when handled, -1 for a
- * port nobody answers. */
+/* KVM_EXIT_IO: the guest executed in or out (or a string version of
+ * them). The bytes live in the kvm_run page at data_offset: for "out" the
+ * guest's bytes to consume, for "in" the place to put our answer, which
+ * KVM hands to the guest when we call KVM_RUN again. Returns 0 when
+ * handled, -1 for a port nobody answers. */
 static int vcpu_handle_io(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
@@ -818,6 +822,9 @@ static void trace_exit(struct vm *vm)
 		    run->io.data_offset < vm->run_size)
 			fprintf(stderr, " data 0x%02x '%c'", data[0],
 				data[0] >= 0x20 && data[0] < 0x7f ? data[0] : '.');
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		fprintf(stderr, "  %s %u bytes at 0x%llx", run->mmio.is_write ? "write" : "read",
+			run->mmio.len, (unsigned long long)run->mmio.phys_addr);
 	}
 	fputc('\n', stderr);
 }
@@ -827,13 +834,14 @@ enum run_end { RUN_HALTED, RUN_FAILED };
 
 /* listing: internal-error */
 /* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
- * for an emulation failure, newer KVMs also hand over the instruction
- * bytes they fetched. Then the code at RIP, as we find it ourselves. */
+ * for an emulation failure, newer kernels also give the instruction's
+ * bytes as KVM fetched them (ndata and insn_size are bounded: the
+ * arrays they index are fixed-size). */
 static void explain_internal_error(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
 	static const char *const meaning[] = {
-		[KVM_INTERNAL_ERROR_EMULATION] = "KVM could not emulate the instruction at RIP",
+		[KVM_INTERNAL_ERROR_EMULATION] = "KVM could not emulate the instruction at CS:RIP",
 		[KVM_INTERNAL_ERROR_SIMUL_EX] = "an exception while delivering another one",
 		[KVM_INTERNAL_ERROR_DELIVERY_EV] = "KVM could not deliver an exception or interrupt",
 		[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "the CPU left the guest for a reason KVM does not expect",
@@ -861,6 +869,24 @@ static void explain_internal_error(struct vm *vm)
 }
 /* end listing: internal-error */
 
+/* KVM_EXIT_MMIO: the guest read or wrote an address where we put no
+ * memory. Say where, how many bytes and, for a write, which ones. */
+static void explain_mmio(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+
+	fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
+		run->mmio.is_write ? "write of" : "read of", run->mmio.len,
+		(unsigned long long)run->mmio.phys_addr);
+	if (run->mmio.is_write) {
+		fprintf(stderr, "  the bytes written:");
+		for (unsigned int i = 0; i < run->mmio.len && i < sizeof(run->mmio.data); i++)
+			fprintf(stderr, " %02x", run->mmio.data[i]);
+		fputc('\n', stderr);
+	}
+	guest_show_code(vm, stderr);
+}
+
 /* listing: explain-exit */
 /* Say why the guest stopped when it was not a clean HLT: which exit, what
  * KVM told us about it, what it most likely means in protected mode, and
@@ -878,9 +904,7 @@ static void explain_exit(struct vm *vm)
 			run->io.port, run->io.size, run->io.count);
 		break;
 	case KVM_EXIT_MMIO:
-		fprintf(stderr, "  %s %u bytes at guest-physical 0x%llx: there is no memory there\n",
-			run->mmio.is_write ? "write of" : "read of", run->mmio.len,
-			(unsigned long long)run->mmio.phys_addr);
+		explain_mmio(vm);
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
@@ -902,8 +926,23 @@ static void explain_exit(struct vm *vm)
 	case KVM_EXIT_INTERNAL_ERROR:
 		explain_internal_error(vm);
 		break;
+	case KVM_EXIT_EXCEPTION:
+		fprintf(stderr, "  exception %u (error code 0x%x) went to us, not to the guest\n",
+			run->ex.exception, run->ex.error_code);
+		guest_show_code(vm, stderr);
+		break;
+	case KVM_EXIT_UNKNOWN:
+		fprintf(stderr, "  the CPU left the guest for hardware reason 0x%llx, which KVM\n"
+			"  does not handle\n", (unsigned long long)run->hw.hardware_exit_reason);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		fprintf(stderr, "  system event type %u (1 shutdown, 2 reset, 3 crash)\n",
+			run->system_event.type);
+		break;
 	default:
-		fprintf(stderr, "  %s does not handle this exit\n", program);
+		fprintf(stderr, "  %s does not handle exit reason %u\n", program,
+			run->exit_reason);
+		guest_show_code(vm, stderr);
 		break;
 	}
 	vcpu_dump(vm, stderr);
@@ -922,6 +961,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 				fflush(stdout);
 				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
 					program, opt->timeout);
+				guest_show_code(vm, stderr);
 				vcpu_dump(vm, stderr);
 				return RUN_FAILED;
 			}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The step contract's bad input and host-setup faults, for every step that
-# runs a guest (step 3 on, whichever are built): each its own message on
-# stderr and status 2, before any guest runs. (A missing or unusable KVM
-# device: tests/no-device.t.)
+# runs a guest (step 3 on, each of which must be built): each its own
+# message on stderr and status 2, before any guest runs. (A missing or
+# unusable KVM device: tests/no-device.t.)
 . "$(dirname "$0")/lib.sh"
 
 # Faults a step is known to get wrong, reported and waiting for a fix:
@@ -29,16 +29,15 @@ check() {
 	like "$ERR" "$regex" "$step, $case: the message says so"
 }
 
-# The steps that run a guest: ./step3 and up, in order.
-steps=$(ls step[0-9]* 2>/dev/null | sed -n 's/^step\([0-9][0-9]*\)$/\1/p' | sort -n |
-	awk '$1 >= 3 { print "step" $1 }')
+# The steps that run a guest: step 3 and up, in order, every one built.
+need_steps 3
 
 mkdir "$SCRATCH/dir"
 : >"$SCRATCH/empty.bin"
 truncate -s 3M "$SCRATCH/huge.bin"
 mkfifo "$SCRATCH/fifo"
 
-for step in $steps; do
+for step in "${STEPS[@]}"; do
 	run "./$step" --help
 	is "$STATUS" 0 "$step --help: status 0"
 	like "$OUT" "^usage: $step " "$step --help: the usage on stdout"

@@ -29,7 +29,11 @@ TEST_FAILED=0
 # hang becomes a failure rather than a stuck suite.
 TEST_TIMEOUT=${TEST_TIMEOUT:-60}
 
-plan() { echo "1..$1"; }
+PLANNED=
+plan() {
+	echo "1..$1"
+	PLANNED=1
+}
 
 # ok CONDITION-STATUS DESCRIPTION: the primitive the others build on.
 ok() {
@@ -149,6 +153,40 @@ unsupported() {
 
 # finish: end of script; the exit status tells prove about failures.
 finish() { exit "$TEST_FAILED"; }
+
+# need_steps FIRST [LAST]: call before plan. The script runs ./stepN for
+# every step from FIRST to LAST (default: the last there is), the steps
+# being what steps/stepN.c says there are, not what happens to be built.
+# Sets STEPS to their names in order (step3 step4 ...). A step that is not
+# built ends the script there with one failed test that names it: its
+# tests would otherwise be left out without a word, or fail for a reason
+# that is not theirs.
+need_steps() {
+	local first=$1 last=${2:-} src n missing=
+	local -a have=()
+	STEPS=()
+	for src in steps/step*.c; do
+		n=${src#steps/step}
+		n=${n%.c}
+		[[ $n =~ ^[1-9][0-9]*$ ]] && have[n]=1
+	done
+	# An indexed array's indices come in numeric order.
+	for n in "${!have[@]}"; do
+		((n >= first)) && { [ -z "$last" ] || ((n <= last)); } || continue
+		STEPS+=("step$n")
+		[ -x "./step$n" ] || missing="$missing ./step$n"
+	done
+	[ -n "$missing" ] || [ ${#STEPS[@]} = 0 ] || return 0
+	[ -n "$PLANNED" ] || plan 1
+	if [ -n "$missing" ]; then
+		ok 1 "the steps this script runs are built"
+		diag "not built:$missing (steps/ has their sources): make all builds them"
+	else
+		ok 1 "the steps this script runs exist"
+		diag "no steps/stepN.c from step $first${last:+ to step $last}"
+	fi
+	exit 1
+}
 
 # How a step that finds no usable KVM device ends its message: this, then
 # the command that runs the same command line in the lab.

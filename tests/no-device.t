@@ -4,6 +4,7 @@
 # last line with the command that runs the same command line in the lab.
 # lab: on the host (needs no KVM: lab/run check runs it beside the lab)
 . "$(dirname "$0")/lib.sh"
+need_steps 2
 
 mkdir "$SCRATCH/dir"
 printf 'not a device' >"$SCRATCH/file"
@@ -21,8 +22,6 @@ guest="$SCRATCH/my guest's file.bin"
 cp "$SCRATCH/hlt.bin" "$guest"
 perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "$!\n"' \
 	"$SCRATCH/socket"
-device_steps=$(ls step[0-9]* 2>/dev/null | sed -n 's/^step\([0-9][0-9]*\)$/\1/p' | sort -n |
-	awk '$1 >= 2 { print "step" $1 }')
 
 # no_device STEP CASE REGEX: the last run exited 2, stderr matches REGEX,
 # and its last line is the lab's command for exactly the words in $argv.
@@ -32,7 +31,7 @@ no_device() {
 	lab_command_is "$1, $2: the command for the lab repeats the command line" "${argv[@]}"
 }
 
-for step in $device_steps; do
+for step in "${STEPS[@]}"; do
 	ln -s "$ROOT/$step" "$links/$step"
 	args=()
 	[ "$step" = step2 ] || args=(--trace --guest "$guest" --timeout 5)

@@ -3,6 +3,7 @@
 # own and status 2 for every way the device can be missing or wrong, each
 # ending with the command that runs the same command line in the lab.
 . "$(dirname "$0")/lib.sh"
+need_steps 1 1
 plan 34
 
 run ./step1

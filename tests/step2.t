@@ -2,6 +2,7 @@
 # Step 2, a VM and its memory: the map it shows, and every bad region
 # refused by KVM with the errno the step expects.
 . "$(dirname "$0")/lib.sh"
+need_steps 2 2
 plan 5
 
 run ./step2

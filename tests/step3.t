@@ -2,6 +2,7 @@
 # Step 3, a vCPU: one KVM_RUN, the registers before and after, and the
 # step contract's options and errors.
 . "$(dirname "$0")/lib.sh"
+need_steps 3 3
 plan 23
 
 run ./step3

@@ -2,6 +2,7 @@
 # Step 4, real mode: the embedded guest's golden output, the trace, and
 # the step contract's ways for a guest to fail.
 . "$(dirname "$0")/lib.sh"
+need_steps 4 4
 plan 17
 
 run ./step4

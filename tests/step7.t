@@ -2,7 +2,8 @@
 # Step 7, long mode: the golden output, the mode and the translations in
 # the trace, the high half, and guests that touch what is not mapped.
 . "$(dirname "$0")/lib.sh"
-plan 24
+need_steps 7 7
+plan 28
 
 run ./step7
 is "$STATUS" 0 "step7 exits 0"
@@ -26,7 +27,20 @@ like "$OUT" '^Hello, world!$' "... after the guest printed from the low half"
 like "$ERR" 'KVM_EXIT_SHUTDOWN' "... then KVM_EXIT_SHUTDOWN"
 like "$ERR" 'In long mode the usual cause is a page' "... explained as a page fault"
 like "$ERR" '^  It came after [0-9]+ other exits, so the tables worked for a while:$' "... after the guest had run a while"
-like "$ERR" '^  code at 0xffffffff8000[0-9a-f]{4}: \(not mapped\)$|no longer in long mode' "... at an unmapped RIP (unless KVM reset the vCPU)"
+# After KVM_EXIT_SHUTDOWN, AMD's KVM resets the vCPU (the register dump
+# shows CS:RIP f000:fff0); Intel's and kvm_pvm keep the registers.
+if matches "$ERR" '^  cs f000 '; then
+	like "$ERR" '^  \(the vCPU is no longer in long mode: KVM reset it, RIP tells nothing\)$' \
+		"... AMD: KVM reset the vCPU, and the step says RIP tells nothing"
+	like "$ERR" '^  rip 000000000000fff0 ' "... CS:RIP f000:fff0, the reset vector"
+	like "$ERR" '^  cr2 0 \(' "... and CR2 0"
+else
+	like "$ERR" '^  code at 0xffffffff8000[0-9a-f]{4}: \(not mapped\)$' \
+		"... Intel, kvm_pvm: the registers kept, RIP in the unmapped high half"
+	[[ $ERR =~ code\ at\ 0x([0-9a-f]+): ]] && rip=${BASH_REMATCH[1]} || rip='(no code line)'
+	like "$ERR" "^  cr2 $rip \\(" "... and CR2, the address that faulted, is RIP ($rip)"
+	like "$ERR" '^  cs 0008 \(l 1 db 0\) .* efer 500$' "... in 64-bit mode still (CS.l, EFER.LME and LMA)"
+fi
 
 run ./step7 --no-high-half --trace
 like "$ERR" '^\[trace\] KVM_TRANSLATE virtual 0xffffffff80001000 -> not mapped$' "--trace shows the high half unmapped"
@@ -35,7 +49,16 @@ run ./step7 --guest build/tests/guests/unmapped64.bin --timeout 5
 is "$STATUS" 1 "a guest reading an unmapped address: status 1, no hang"
 like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
 like "$ERR" '^  It came before any other exit, right after entry: is the code at$' "... right after entry, which the message says"
-like "$ERR" 'cr2 40000000 |no longer in long mode' "... with CR2, the faulting address (unless KVM reset the vCPU)"
+if matches "$ERR" '^  cs f000 '; then
+	like "$ERR" '^  \(the vCPU is no longer in long mode: KVM reset it, RIP tells nothing\)$' \
+		"... AMD: KVM reset the vCPU, and the step says RIP tells nothing"
+	like "$ERR" '^  rip 000000000000fff0 ' "... CS:RIP f000:fff0, the reset vector"
+	like "$ERR" '^  cr2 0 \(' "... and CR2 0: the faulting address is lost"
+else
+	like "$ERR" '^  cr2 40000000 \(' "... Intel, kvm_pvm: the registers kept, CR2 the faulting address"
+	like "$ERR" '^  code at 0x1[0-9a-f]{3}: [0-9a-f]{2} ' "... RIP in the guest's code, whose bytes the step shows"
+	like "$ERR" '^  cs 0008 \(l 1 db 0\) .* efer 500$' "... in 64-bit mode still (CS.l, EFER.LME and LMA)"
+fi
 
 run ./step7 --guest build/guest/hello64.bin
 is "$STATUS" 0 "the embedded guest's flat binary runs through --guest too"
