@@ -229,7 +229,7 @@ help::
 	@echo '  make run             build and run every step in order'
 	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
-	@echo '  make deps            install the Debian/Ubuntu packages (as root)'
+	@echo '  make deps            install the packages the course needs (apt-get, as root)'
 	@echo '  make clean           remove build/ and the ./stepN programs'
 	@echo '  make old-toolchain-check  the build on Debian 11'"'"'s gcc 10 and binutils 2.35, in a chroot (as root)'
 

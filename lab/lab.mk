@@ -24,7 +24,7 @@ lab: all test-prereqs
 	$(Q)if [ -n '$(subst ','\'',$(value CMD))' ]; then \
 		lab/run cmd '$(subst ','\'',$(value CMD))'; else lab/run shell; fi
 
-# The lab's own tests (TAP): what lab/run promises, in four short boots.
+# The lab's own tests (TAP): what lab/run promises, in about ten short boots.
 lab-selftest: all test-prereqs
 	$(Q)$(PROVE) $(PROVE_FLAGS) lab/selftest.t
 
@@ -35,5 +35,5 @@ lab-clean:
 help::
 	@echo '  make lab-check       the test suite inside the QEMU lab (hardware-style KVM)'
 	@echo '  make lab CMD=./stepN one command inside the lab (make lab alone: a shell)'
-	@echo '  make lab-selftest    tests of the lab itself (four short boots)'
+	@echo '  make lab-selftest    tests of the lab itself (about ten short boots)'
 	@echo '    LAB_CPU=qemu64,+svm  with either: the lab without nested paging (shadow paging)'
