@@ -77,8 +77,14 @@ help::
 	@echo '  make book-render-check  render it in headless Chromium (make deps-render first)'
 
 .PHONY: book book-check book-render-check book-clean
-book: $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
+book: book-tools $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
+
+# The tools the book needs, or one line that names them and make deps.
+.PHONY: book-tools
+book-tools:
+	$(Q)missing=; for tool in $(PANDOC) $(DOT); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	[ -z "$$missing" ] || { echo "book:$$missing not installed: sudo make deps installs what the book needs" >&2; exit 2; }
 
 # make check builds and checks the book too (not a test in tests/: the
 # suite also runs inside the lab, on a read-only tree, without a browser).
