@@ -30,6 +30,7 @@
  * cannot run the step.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -697,45 +698,289 @@ static void vcpu_setup_paging(struct vm *vm, const struct options *opt)
 }
 /* end listing: paging-sregs */
 
-/* Copy the guest into memory at GUEST_LOAD_ADDR: the embedded one, or the
- * file named by --guest. Returns its size. */
-static size_t guest_load(struct vm *vm, const struct options *opt)
+/* ------------------------------------------------------------------ */
+/* The guest file: a flat binary or an ELF                             */
+
+/* A range of guest-physical memory that the host fills itself: a guest
+ * file's ELF segments must stay out of every one of them. */
+struct guest_range {
+	uint64_t start, end;    /* [start, end): end is the first byte after */
+	const char *what;       /* what the host keeps there; NULL ends a table */
+};
+
+/* The ELF files this step runs (see elf_load), and how many program
+ * headers it reads at most. */
+#define ELF_CLASS          ELFCLASS32
+#define ELF_MACHINE        EM_386
+#define ELF_WANTED         "32-bit ELF files (ELFCLASS32) for i386 (EM_386)"
+#define ELF_MAX_PHDRS      16
+
+/* What the host builds in guest memory, which an ELF segment must stay
+ * out of: the GDT, the page tables (PAE's included), the note's page and
+ * the stack's last page. The entry { 0, 0, NULL } ends the table. */
+static const struct guest_range host_ranges[] = {
+	{ GUEST_GDT_ADDR, GUEST_GDT_ADDR + GDT_ENTRIES * 8, "the GDT" },
+	{ GUEST_PAGE_DIR, GUEST_PAE_PD + 0x1000, "the page tables" },
+	{ GUEST_NOTE_ADDR, GUEST_NOTE_ADDR + 0x1000, "the note's page" },
+	{ GUEST_STACK_TOP - 0x1000, GUEST_STACK_TOP, "the stack's last page" },
+	{ 0, 0, NULL },
+};
+
+/* Open the guest file and check that it is a regular, non-empty file.
+ * Returns the descriptor; *st gets the file's size among the rest. */
+static int guest_file_open(const char *path, struct stat *st)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse
+	 * anything but a regular file right after). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		die(2, "cannot open guest file %s: %s", path, strerror(errno));
+	if (fstat(fd, st) < 0)
+		die(2, "cannot stat guest file %s: %s", path, strerror(errno));
+	if (S_ISDIR(st->st_mode))
+		die(2, "guest file %s is a directory, not a flat binary or an ELF file", path);
+	if (!S_ISREG(st->st_mode))
+		die(2, "guest file %s is not a regular file", path);
+	if (st->st_size == 0)
+		die(2, "guest file %s is empty: there is nothing to run", path);
+	return fd;
+}
+
+/* Read exactly size bytes of the guest file, from offset on. The callers
+ * checked the range against the file's size, so less is a host error. */
+static void file_read_at(int fd, const char *path, void *buf, size_t size, uint64_t offset)
+{
+	ssize_t got = pread(fd, buf, size, (off_t)offset);
+
+	if (got < 0 || (size_t)got != size)
+		die(2, "cannot read guest file %s: %s", path,
+		    got < 0 ? strerror(errno) : "short read");
+}
+
+/* Whether the guest file is an ELF file: it starts with the four bytes
+ * 7f 'E' 'L' 'F' (ELFMAG). A flat binary is machine code from byte 0. */
+static int file_is_elf(int fd, const char *path, uint64_t size)
+{
+	unsigned char magic[SELFMAG];
+
+	if (size < SELFMAG)
+		return 0;
+	file_read_at(fd, path, magic, SELFMAG, 0);
+	return !memcmp(magic, ELFMAG, SELFMAG);
+}
+
+/* Load a flat binary at GUEST_LOAD_ADDR, where the vCPU starts. A file of
+ * zeros is refused by name: 00 00 is an add, which runs on to the timeout. */
+static size_t flat_load(struct vm *vm, int fd, const char *path, uint64_t size,
+			size_t room)
+{
+	uint8_t *code = vm->mem + GUEST_LOAD_ADDR;
+
+	if (size > room)
+		die(2, "guest file %s is too large: %ju bytes, and the guest has room\n"
+		    "  for %zu bytes at 0x%x", path, (uintmax_t)size, room, GUEST_LOAD_ADDR);
+	file_read_at(fd, path, code, size, 0);
+	if (code[0] == 0 && !memcmp(code, code + 1, size - 1))
+		die(2, "guest file %s is all zeros (%ju bytes): there is no code in it.\n"
+		    "  (Each 00 00 is an add to memory: the guest would run them until the\n"
+		    "  timeout.) Was the file written out?", path, (uintmax_t)size);
+	return size;
+}
+
+/* Read the ELF header of either class into an Elf64_Ehdr (the 32-bit one
+ * has the same fields, narrower), and check what any loader needs:
+ * little-endian, an executable, program headers that lie in the file. */
+static void elf_read_header(int fd, const char *path, uint64_t size, Elf64_Ehdr *eh)
+{
+	const unsigned char *id = eh->e_ident;
+	Elf32_Ehdr e32;
+	size_t phent;
+
+	memset(eh, 0, sizeof(*eh));
+	if (size >= sizeof(e32))
+		file_read_at(fd, path, eh->e_ident, EI_NIDENT, 0);
+	if (size < sizeof(e32) || (id[EI_CLASS] == ELFCLASS64 && size < sizeof(*eh)))
+		die(2, "guest file %s is a truncated ELF file: %ju bytes, less than its header",
+		    path, (uintmax_t)size);
+	if (id[EI_CLASS] == ELFCLASS64) {
+		file_read_at(fd, path, eh, sizeof(*eh), 0);
+		phent = sizeof(Elf64_Phdr);
+	} else if (id[EI_CLASS] == ELFCLASS32) {
+		file_read_at(fd, path, &e32, sizeof(e32), 0);
+		eh->e_type = e32.e_type;
+		eh->e_machine = e32.e_machine;
+		eh->e_entry = e32.e_entry;
+		eh->e_phoff = e32.e_phoff;
+		eh->e_phentsize = e32.e_phentsize;
+		eh->e_phnum = e32.e_phnum;
+		phent = sizeof(Elf32_Phdr);
+	} else {
+		die(2, "guest file %s is a malformed ELF file: class %u is neither\n"
+		    "  ELFCLASS32 (1) nor ELFCLASS64 (2)", path, id[EI_CLASS]);
+	}
+	if (id[EI_DATA] != ELFDATA2LSB)
+		die(2, "guest file %s is not a little-endian ELF file (EI_DATA %u): not x86 code",
+		    path, id[EI_DATA]);
+	if (eh->e_type != ET_EXEC)
+		die(2, "guest file %s is an ELF file of type %u, not an executable (ET_EXEC):\n"
+		    "  link it with ld and a linker script, as the Makefile links guest/",
+		    path, eh->e_type);
+	if (eh->e_phentsize != phent || eh->e_phnum == 0 || eh->e_phnum > ELF_MAX_PHDRS)
+		die(2, "guest file %s is a malformed ELF file: %u program headers of %u bytes\n"
+		    "  (this step reads 1 to %d, of %zu bytes each)", path, eh->e_phnum,
+		    eh->e_phentsize, ELF_MAX_PHDRS, phent);
+	if (eh->e_phoff > size || (uint64_t)eh->e_phnum * phent > size - eh->e_phoff)
+		die(2, "guest file %s is a truncated ELF file: its program headers\n"
+		    "  (at offset 0x%jx) run past its end (%ju bytes)", path,
+		    (uintmax_t)eh->e_phoff, (uintmax_t)size);
+}
+
+/* Read program header number index into an Elf64_Phdr, widening the
+ * 32-bit kind. elf_read_header checked that the table is in the file. */
+static void elf_read_phdr(int fd, const char *path, const Elf64_Ehdr *eh, unsigned index,
+			  Elf64_Phdr *ph)
+{
+	uint64_t offset = eh->e_phoff + (uint64_t)index * eh->e_phentsize;
+	Elf32_Phdr p32;
+
+	if (eh->e_ident[EI_CLASS] == ELFCLASS64) {
+		file_read_at(fd, path, ph, sizeof(*ph), offset);
+		return;
+	}
+	file_read_at(fd, path, &p32, sizeof(p32), offset);
+	ph->p_type = p32.p_type;
+	ph->p_flags = p32.p_flags;
+	ph->p_offset = p32.p_offset;
+	ph->p_vaddr = p32.p_vaddr;
+	ph->p_paddr = p32.p_paddr;
+	ph->p_filesz = p32.p_filesz;
+	ph->p_memsz = p32.p_memsz;
+	ph->p_align = p32.p_align;
+}
+
+/* What kind of ELF file this is, in words: its class (32- or 64-bit) and
+ * its machine, for the message that refuses the wrong one. */
+static const char *elf_kind(const Elf64_Ehdr *eh)
+{
+	static char text[96];
+	unsigned class = eh->e_ident[EI_CLASS];
+
+	snprintf(text, sizeof(text), "a %s ELF file (%s) for %s",
+		 class == ELFCLASS64 ? "64-bit" : "32-bit",
+		 class == ELFCLASS64 ? "ELFCLASS64" : "ELFCLASS32",
+		 eh->e_machine == EM_386 ? "i386 (EM_386)" :
+		 eh->e_machine == EM_X86_64 ? "x86-64 (EM_X86_64)" : "another machine");
+	return text;
+}
+
+/* A PT_LOAD segment fills [p_paddr, p_paddr + p_memsz) of guest-physical
+ * memory: its bytes must be in the file, and it must fit in RAM and stay
+ * out of host_ranges, which the host has already filled. */
+static void elf_check_segment(const char *path, unsigned index, const Elf64_Phdr *ph,
+			      uint64_t size)
+{
+	uint64_t start = ph->p_paddr, end = ph->p_paddr + ph->p_memsz;
+
+	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		die(2, "guest file %s is a truncated ELF file: segment %u has %ju bytes at\n"
+		    "  offset 0x%jx, past the file's end (%ju bytes)", path, index,
+		    (uintmax_t)ph->p_filesz, (uintmax_t)ph->p_offset, (uintmax_t)size);
+	if (ph->p_filesz > ph->p_memsz)
+		die(2, "guest file %s is a malformed ELF file: segment %u has more bytes in\n"
+		    "  the file (p_filesz 0x%jx) than in memory (p_memsz 0x%jx)", path, index,
+		    (uintmax_t)ph->p_filesz, (uintmax_t)ph->p_memsz);
+	if (start >= GUEST_MEM_SIZE || ph->p_memsz > GUEST_MEM_SIZE - start)
+		die(2, "guest file %s: segment %u (physical 0x%jx, 0x%jx bytes) is outside\n"
+		    "  the guest's RAM, 0x0 to 0x%x", path, index, (uintmax_t)start,
+		    (uintmax_t)ph->p_memsz, GUEST_MEM_SIZE);
+	for (const struct guest_range *r = host_ranges; r->what; r++)
+		if (start < r->end && r->start < end)
+			die(2, "guest file %s: segment %u (physical 0x%jx to 0x%jx) overlaps\n"
+			    "  %s, which the host reserves at 0x%jx to 0x%jx", path, index,
+			    (uintmax_t)start, (uintmax_t)end, r->what, (uintmax_t)r->start,
+			    (uintmax_t)r->end);
+}
+
+/* Load an ELF guest: each PT_LOAD segment at its physical address
+ * (p_paddr), p_filesz bytes from the file, then zeros up to p_memsz (the
+ * guest's .bss). Sets *entry to e_entry; returns the bytes read. */
+static size_t elf_load(struct vm *vm, int fd, const char *path, uint64_t size,
+		       uint64_t *entry)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	unsigned segments = 0;
+	size_t bytes = 0;
+
+	elf_read_header(fd, path, size, &eh);
+	if (eh.e_ident[EI_CLASS] != ELF_CLASS || eh.e_machine != ELF_MACHINE)
+		die(2, "guest file %s is %s;\n  %s runs %s", path, elf_kind(&eh), program,
+		    ELF_WANTED);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		elf_read_phdr(fd, path, &eh, i, &ph);
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+			continue;
+		elf_check_segment(path, i, &ph, size);
+		file_read_at(fd, path, vm->mem + ph.p_paddr, ph.p_filesz, ph.p_offset);
+		memset(vm->mem + ph.p_paddr + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		bytes += ph.p_filesz;
+		segments++;
+	}
+	if (segments == 0)
+		die(2, "guest file %s is an ELF file with no PT_LOAD segment: nothing to run", path);
+	*entry = eh.e_entry;
+	return bytes;
+}
+
+/* Start the vCPU at entry, where the guest file says its code begins
+ * (the load address, unless an ELF file's e_entry says otherwise). */
+static void vcpu_set_entry(struct vm *vm, uint64_t entry)
+{
+	struct kvm_regs regs;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs, "KVM_GET_REGS", "See dmesg.");
+	regs.rip = entry;
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS", "See dmesg.");
+}
+
+/* Where an ELF guest may start: in RAM, which the page tables map at the
+ * same virtual addresses (identity), so e_entry is both. */
+static void elf_check_entry(const char *path, uint64_t entry)
+{
+	if (entry >= GUEST_MEM_SIZE)
+		die(2, "guest file %s: its entry point 0x%jx is outside the guest's RAM,\n"
+		    "  0x0 to 0x%x", path, (uintmax_t)entry, GUEST_MEM_SIZE);
+}
+
+/* Copy the guest into memory: the embedded one at GUEST_LOAD_ADDR, or the
+ * file named by --guest, a flat binary or an ELF file. Sets *entry to
+ * where the vCPU starts; returns the guest's size in bytes. */
+static size_t guest_load(struct vm *vm, const struct options *opt, uint64_t *entry)
 {
 	const size_t room = GUEST_PAGE_DIR - GUEST_LOAD_ADDR;
 	const char *path = opt->guest_path;
 	struct stat st;
-	ssize_t got;
+	size_t size;
 	int fd;
 
+	*entry = GUEST_LOAD_ADDR;
 	if (!path) {
-		size_t size = guest_hello32_end - guest_hello32;
-
+		size = guest_hello32_end - guest_hello32;
 		memcpy(vm->mem + GUEST_LOAD_ADDR, guest_hello32, size);
 		return size;
 	}
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse
-	 * anything but a regular file right after). */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		die(2, "cannot open guest file %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		die(2, "cannot stat guest file %s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		die(2, "guest file %s is a directory, not a flat binary", path);
-	if (!S_ISREG(st.st_mode))
-		die(2, "guest file %s is not a regular file", path);
-	if (st.st_size == 0)
-		die(2, "guest file %s is empty: there is nothing to run", path);
-	if ((uintmax_t)st.st_size > room)
-		die(2, "guest file %s is too large: %jd bytes, and the guest has room\n"
-		    "  for %zu bytes at 0x%x", path, (intmax_t)st.st_size, room,
-		    GUEST_LOAD_ADDR);
-	got = read(fd, vm->mem + GUEST_LOAD_ADDR, st.st_size);
-	if (got != st.st_size)
-		die(2, "cannot read guest file %s: %s", path,
-		    got < 0 ? strerror(errno) : "short read");
+	fd = guest_file_open(path, &st);
+	if (file_is_elf(fd, path, st.st_size)) {
+		size = elf_load(vm, fd, path, st.st_size, entry);
+		elf_check_entry(path, *entry);
+		printf("%s: %s: an ELF file, %zu bytes loaded, entry 0x%jx\n", program,
+		       path, size, (uintmax_t)*entry);
+	} else {
+		size = flat_load(vm, fd, path, st.st_size, room);
+	}
 	close(fd);
-	return st.st_size;
+	return size;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1248,6 +1493,7 @@ int main(int argc, char **argv)
 	struct options opt = parse_options(argc, argv);
 	uint32_t note_flags;
 	struct vm vm = { 0 };
+	uint64_t entry;
 	size_t size;
 
 	/* The guest's console is line-buffered, as on a terminal, so that
@@ -1263,12 +1509,14 @@ int main(int argc, char **argv)
 		guest_build_tables_pae(&vm, note_flags);
 	else
 		guest_build_tables32(&vm, note_flags);
-	size = guest_load(&vm, &opt);
+	size = guest_load(&vm, &opt, &entry);
 	vcpu_setup_paging(&vm, &opt);
+	vcpu_set_entry(&vm, entry);
 	printf("%s: %s paging, 4 KiB pages, tables at 0x%x built by the host\n", program,
 	       opt.pae ? "PAE" : "32-bit", GUEST_PAGE_DIR);
 	if (opt.trace) {
-		fprintf(stderr, "[trace] %zu bytes of guest code at 0x%x\n", size, GUEST_LOAD_ADDR);
+		fprintf(stderr, "[trace] %zu bytes of guest code at 0x%jx\n", size,
+			(uintmax_t)entry);
 		trace_mode(&vm, "start");
 		trace_translate(&vm, GUEST_LOAD_ADDR);
 		trace_translate(&vm, NOTE_VADDR);
