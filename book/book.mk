@@ -40,7 +40,7 @@ BOOK_INPUTS := $(BOOK_MARKED) $(wildcard guest/*.ld tests/golden/*.out exercises
 BOOK_RUNS := step1 step1-no-device step1-not-kvm step2 step3-trace step3-unknown-port \
 	step4-trace step4-unknown-port step4-triple-fault step4-loop-forever \
 	step5-trace step5-bad-gdt step5-bad-selector step6 step6-pae \
-	step7-trace step7-no-high-half step7-unmapped
+	step7-trace step7-no-high-half step7-unmapped step4-elf step5-elf-class step7-elf
 book_run_step1 := ./step1
 book_run_step1-no-device := KVM_DEVICE=/dev/no-such-kvm ./step1
 book_run_step1-not-kvm := KVM_DEVICE=/dev/null ./step1
@@ -59,6 +59,9 @@ book_run_step6-pae := ./step6 --pae
 book_run_step7-trace := ./step7 --trace
 book_run_step7-no-high-half := ./step7 --no-high-half
 book_run_step7-unmapped := ./step7 --guest build/tests/guests/unmapped64.bin
+book_run_step4-elf := ./step4 --guest build/guest/real16.elf
+book_run_step5-elf-class := ./step5 --guest build/guest/hello64.elf
+book_run_step7-elf := ./step7 --guest build/guest/hello64.elf
 BOOK_CAPTURES := $(foreach r,$(BOOK_RUNS),$(if $(filter $(firstword $(subst -, ,$(r))),$(STEPS)),$(BOOK_OUT)/run/$(r).out))
 
 BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))

@@ -6,7 +6,7 @@
  *
  *     make step3 && ./step3            the seven-byte guest below
  *     ./step3 --trace                  ... and the VM exit on stderr
- *     ./step3 --guest FILE             a flat binary of your own
+ *     ./step3 --guest FILE             a flat binary or ELF file of yours
  *
  * A vCPU is a file descriptor (KVM_CREATE_VCPU) plus a shared area,
  * struct kvm_run, that we mmap from it. Its registers are read and
@@ -132,7 +132,9 @@ static void usage(FILE *out)
 		"\n"
 		"  --trace            print every VM exit (on stderr)\n"
 		"  --guest FILE       run a flat binary instead, loaded at 0x%x\n"
-		"                     (CS = DS = ES = SS = 0, SP = 0x%x)\n"
+		"                     (CS = DS = ES = SS = 0, SP = 0x%x), or a 32-bit ELF\n"
+		"                     file (ld -m elf_i386): its segments at their physical\n"
+		"                     addresses, started at its entry, below 64 KiB\n"
 		"  --timeout SECONDS  stop a guest still running after this long\n"
 		"                     (default %g, 0 = never)\n"
 		"  --help             this text\n"

@@ -6,7 +6,7 @@
  *
  *     make step4 && ./step4            the embedded guest (guest/real16.S)
  *     ./step4 --trace                  ... and every VM exit on stderr
- *     ./step4 --guest FILE             a flat binary of your own
+ *     ./step4 --guest FILE             a flat binary or ELF file of yours
  *
  * Step 3 entered the guest once. Here the host runs the vCPU in a loop:
  * every time the guest touches an I/O port, KVM_RUN returns to us with
@@ -130,7 +130,9 @@ static void usage(FILE *out)
 		"\n"
 		"  --trace            print every VM exit (on stderr)\n"
 		"  --guest FILE       run a flat binary instead, loaded at 0x%x\n"
-		"                     (CS = DS = ES = SS = 0, SP = 0x%x)\n"
+		"                     (CS = DS = ES = SS = 0, SP = 0x%x), or a 32-bit ELF\n"
+		"                     file (ld -m elf_i386): its segments at their physical\n"
+		"                     addresses, started at its entry, below 64 KiB\n"
 		"  --timeout SECONDS  stop a guest still running after this long\n"
 		"                     (default %g, 0 = never)\n"
 		"  --help             this text\n"

@@ -9,7 +9,7 @@
  *     make step5 && ./step5            the host sets up protected mode
  *     ./step5 --boot                   the guest does it (lgdt, far jump)
  *     ./step5 --trace                  ... and the mode and every VM exit
- *     ./step5 --guest FILE             a flat 32-bit binary of your own
+ *     ./step5 --guest FILE             a 32-bit flat binary or ELF file of yours
  *
  * In real mode (step 4) a segment register holds a number the CPU
  * multiplies by 16. In protected mode it holds a selector: an index into
@@ -161,7 +161,11 @@ static void usage(FILE *out)
 		"                     (on stderr)\n"
 		"  --guest FILE       run a flat binary instead, loaded at 0x%x: 32-bit\n"
 		"                     code (CS = 0x%02x, DS = SS = 0x%02x, flat, ESP = 0x%x),\n"
-		"                     or with --boot 16-bit code (all segments 0, SP = 0x%x)\n"
+		"                     or with --boot 16-bit code (all segments 0, SP = 0x%x);\n"
+		"                     or a 32-bit ELF file (ELFCLASS32, EM_386): its segments\n"
+		"                     at their physical addresses, clear of the GDT and the\n"
+		"                     stack's last page, started at its entry (with --boot,\n"
+		"                     below 64 KiB)\n"
 		"  --timeout SECONDS  stop a guest still running after this long\n"
 		"                     (default %g, 0 = never)\n"
 		"  --help             this text\n"

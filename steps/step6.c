@@ -12,7 +12,7 @@
  *                                      and every VM exit
  *     ./step6 --note-readonly          map the note page read-only
  *     ./step6 --note-unmapped          leave the note page unmapped
- *     ./step6 --guest FILE             a flat 32-bit binary of your own
+ *     ./step6 --guest FILE             a 32-bit flat binary or ELF file of yours
  *
  * With paging on (CR0.PG), every address the guest uses is virtual: the
  * CPU looks it up in page tables, starting at the physical address in
@@ -197,7 +197,11 @@ static void usage(FILE *out)
 		"  --trace            print the mode at start and end, the page table\n"
 		"                     translations, and every VM exit (on stderr)\n"
 		"  --guest FILE       run a flat 32-bit binary instead, loaded at 0x%x\n"
-		"                     (CS = 0x%02x, DS = SS = 0x%02x, flat, ESP = 0x%x)\n"
+		"                     (CS = 0x%02x, DS = SS = 0x%02x, flat, ESP = 0x%x), or a\n"
+		"                     32-bit ELF file (ELFCLASS32, EM_386): its segments at\n"
+		"                     their physical addresses, clear of the GDT, the page\n"
+		"                     tables, the note and the stack's last page, started at\n"
+		"                     its entry\n"
 		"  --timeout SECONDS  stop a guest still running after this long\n"
 		"                     (default %g, 0 = never)\n"
 		"  --help             this text\n"

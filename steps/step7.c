@@ -10,7 +10,7 @@
  *     ./step7 --trace                  ... and the mode, the translations
  *                                      and every VM exit
  *     ./step7 --no-high-half           leave the high-half mapping out
- *     ./step7 --guest FILE             a flat 64-bit binary of your own
+ *     ./step7 --guest FILE             a 64-bit flat binary or ELF file of yours
  *
  * Long mode is the x86-64 mode: 64-bit registers and addresses. There is
  * no long mode without paging, and the paging is the PAE kind (64-bit
@@ -179,7 +179,11 @@ static void usage(FILE *out)
 		"  --trace            print the mode at start and end, the page table\n"
 		"                     translations, and every VM exit (on stderr)\n"
 		"  --guest FILE       run a flat 64-bit binary instead, loaded at 0x%x\n"
-		"                     (CS = 0x%02x, DS = SS = 0x%02x, RSP = 0x%x)\n"
+		"                     (CS = 0x%02x, DS = SS = 0x%02x, RSP = 0x%x), or a 64-bit\n"
+		"                     ELF file (ELFCLASS64, EM_X86_64): its segments at their\n"
+		"                     physical addresses, clear of the GDT, the page tables\n"
+		"                     and the stack's last page, started at its entry (a\n"
+		"                     mapped address: low 2 MiB or high half)\n"
 		"  --timeout SECONDS  stop a guest still running after this long\n"
 		"                     (default %g, 0 = never)\n"
 		"  --help             this text\n"
