@@ -108,14 +108,15 @@ $(BUILD)/guest/%.64.o: guest/%.c | $(BUILD)/guest
 
 # The C guests, linked for the load address by guest/guest.ld: hello32 and
 # hello64 (steps 5 to 7), and boot16, step 5's real-mode boot loader with
-# the 32-bit hello behind it.
+# the 32-bit hello behind it. boot16 starts at its first byte, boot16_start
+# (-e: its ELF file's entry, for --guest; guest.ld's ENTRY is the C _start).
 $(BUILD)/guest/hello32.elf: $(BUILD)/guest/hello.32.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
 $(BUILD)/guest/boot16.elf: $(BUILD)/guest/boot16.o $(BUILD)/guest/hello.32.o guest/guest.ld
 	@echo "  LD      $@"
-	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -o $@ $(filter %.o,$^)
+	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -e boot16_start -o $@ $(filter %.o,$^)
 
 $(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
 	@echo "  LD      $@"

@@ -10,7 +10,7 @@
 need_steps 3 7
 
 G=build/guest
-for elf in real16 hello32 hello64; do
+for elf in real16 hello32 hello64 boot16; do
 	[ -f "$G/$elf.elf" ] || { plan 1; ok 1 "$G/$elf.elf is built (make all)"; exit 1; }
 done
 
@@ -51,7 +51,7 @@ perl -e 'print pack("a4C3x9vvVVVVVvvvvvv", "\x7fELF", 1, 1, 1, 2, 3, 1, 0x1000, 
 	52, 32, 1, 0, 0, 0), pack("V8", 1, 84, 0x1000, 0x1000, 7, 7, 5, 1),
 	"\xb8\x28\x00\x83\xc0\x02\xf4"' >"$SCRATCH/seven.elf"
 
-plan 67
+plan 69
 
 # The real ELFs pass, as their flat binaries do.
 run ./step3 --guest "$SCRATCH/seven.elf"
@@ -70,6 +70,10 @@ like "$OUT" '^step5: the guest halted in 32-bit protected mode: EAX = 42, memory
 
 run ./step5 --boot --guest $G/real16.elf
 is "$STATUS" 0 "step5 --boot, build/guest/real16.elf (real mode): status 0"
+run ./step5 --boot --guest $G/boot16.elf
+is "$STATUS" 0 "step5 --boot, build/guest/boot16.elf: status 0"
+like "$OUT" '^step5: the guest halted in 32-bit protected mode: EAX = 42, memory\[0x400\] = 42$' \
+	"... started at its first byte (e_entry), it switched to protected mode itself"
 
 run ./step6 --guest $G/hello32.elf
 unsupported 2 || {
