@@ -906,9 +906,24 @@ static void elf_check_segment(const char *path, unsigned index, const Elf64_Phdr
 			    (uintmax_t)r->end);
 }
 
-/* Load an ELF guest: each PT_LOAD segment at its physical address
+/*
+ * Load an ELF guest: each PT_LOAD segment at its physical address
  * (p_paddr), p_filesz bytes from the file, then zeros up to p_memsz (the
- * guest's .bss). Sets *entry to e_entry; returns the bytes read. */
+ * guest's .bss). Sets *entry to e_entry; returns the bytes read.
+ *
+ *   the file                                   guest-physical memory
+ *   +------------------------+
+ *   | ELF header             |  e_entry: where the vCPU starts
+ *   |                        |  e_phoff, e_phnum: the table below
+ *   +------------------------+
+ *   | program header 0       |  PT_LOAD: p_offset, p_filesz -> p_paddr
+ *   | program header 1 ...   |
+ *   +------------------------+             p_paddr +------------------+
+ *   | segment 0's bytes,     | ------------------> | p_filesz bytes   |
+ *   | p_filesz of them       |                     +- - - - - - - - - +
+ *   +------------------------+                     | zeros to p_memsz |
+ *                                                  +------------------+
+ */
 static size_t elf_load(struct vm *vm, int fd, const char *path, uint64_t size,
 		       uint64_t *entry)
 {
