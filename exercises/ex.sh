@@ -121,8 +121,9 @@ guests_here() {
 	local status=0
 	# In the lab, or told to stay: no need to ask.
 	[ "${KVM_LAB:-0}" != 1 ] && [ "${LAB:-}" != 0 ] || return 0
-	"$ROOT/lab/auto" where >/dev/null 2>&1 || status=$?
-	[ "$status" != 2 ] || "$ROOT/lab/auto" where >/dev/null
+	# Its answer on stdout; a usage error (a bad LAB=) on stderr, status 2.
+	"$ROOT/lab/auto" where >/dev/null || status=$?
+	[ "$status" != 2 ] || exit 2
 	[ "$status" = 0 ]
 }
 
