@@ -2,12 +2,15 @@
 #
 #   make book         HTML (one page per chapter + contents) and EPUB in build/book/
 #   make book-check   the book, then its chapters and links (part of make check)
+#   make book-outputs record the runs the chapters show (book/runs) on this
+#                     machine's KVM and in the lab, into book/outputs/
 #   make book-render-check  the book rendered in headless Chromium, at laptop
 #                     and phone widths (make deps-render installs Chromium)
 #
 # How it is made (see book/README.md):
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
-#   2. the runs the chapters show -> build/book/run/NAME.out          (the steps)
+#   2. the runs the chapters show <- book/outputs/KVM/NAME.out   (recorded on
+#      real KVMs by make book-outputs, proven by make check)
 #   3. book/NAME.md -> build/book/ast/NAME.json + NAME.info           (filters/book.lua)
 #      listings, outputs and diffs are pulled from the repository here
 #   4. each JSON -> build/book/NAME.html                              (filters/html.lua)
@@ -34,35 +37,13 @@ BOOK_MARKED := $(sort $(wildcard steps/*.c guest/*.S guest/*.c guest/*.h))
 # Everything a chapter may pull in.
 BOOK_INPUTS := $(BOOK_MARKED) $(wildcard guest/*.ld tests/golden/*.out exercises/*/README.md)
 
-# Runs shown in the chapters, captured when the book is built (output and
-# exit status) on this machine's /dev/kvm. Where a step's output is the
-# same everywhere, the chapter shows the test suite's golden file instead.
-BOOK_RUNS := step1 step1-no-device step1-not-kvm step2 step3-trace step3-unknown-port \
-	step4-trace step4-unknown-port step4-triple-fault step4-loop-forever \
-	step5-trace step5-bad-gdt step5-bad-selector step6 step6-pae \
-	step7-trace step7-no-high-half step7-unmapped step4-elf step5-elf-class step7-elf
-book_run_step1 := ./step1
-book_run_step1-no-device := KVM_DEVICE=/dev/no-such-kvm ./step1
-book_run_step1-not-kvm := KVM_DEVICE=/dev/null ./step1
-book_run_step2 := ./step2
-book_run_step3-trace := ./step3 --trace >/dev/null
-book_run_step3-unknown-port := ./step3 --guest build/tests/guests/unknown-port.bin
-book_run_step4-trace := ./step4 --trace
-book_run_step4-unknown-port := ./step4 --guest build/tests/guests/unknown-port.bin
-book_run_step4-triple-fault := ./step4 --guest build/tests/guests/triple-fault.bin
-book_run_step4-loop-forever := ./step4 --guest build/tests/guests/loop-forever.bin --timeout 0.5
-book_run_step5-trace := ./step5 --trace
-book_run_step5-bad-gdt := ./step5 --boot --guest build/tests/guests/bad-gdt.bin
-book_run_step5-bad-selector := ./step5 --guest build/tests/guests/bad-selector32.bin
-book_run_step6 := ./step6
-book_run_step6-pae := ./step6 --pae
-book_run_step7-trace := ./step7 --trace
-book_run_step7-no-high-half := ./step7 --no-high-half
-book_run_step7-unmapped := ./step7 --guest build/tests/guests/unmapped64.bin
-book_run_step4-elf := ./step4 --guest build/guest/real16.elf
-book_run_step5-elf-class := ./step5 --guest build/guest/hello64.elf
-book_run_step7-elf := ./step7 --guest build/guest/hello64.elf
-BOOK_CAPTURES := $(foreach r,$(BOOK_RUNS),$(if $(filter $(firstword $(subst -, ,$(r))),$(STEPS)),$(BOOK_OUT)/run/$(r).out))
+# The runs the chapters show (book/runs) are not run here: their outputs
+# are recorded on real KVMs (book/outputs/KVM/NAME.out and .status, made
+# by make book-outputs: this machine's KVM if it has one, and kvm_amd in
+# the lab) and proven by make check (tests/book-outputs.t runs them again
+# and compares). So the book builds anywhere, KVM or not, QEMU or not,
+# and reads the same whichever machine built it.
+BOOK_OUTPUTS := book/runs $(wildcard book/outputs/*/*)
 
 BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))
 BOOK_EPUB := $(BOOK_OUT)/kvm-step-by-step.epub
@@ -77,11 +58,13 @@ deps-render:
 help::
 	@echo '  make book            the book: HTML and EPUB in build/book/'
 	@echo '  make book-check      build the book, check its chapters and links (in make check)'
+	@echo '  make book-outputs    record the runs the chapters show, on this KVM and in the lab'
 	@echo '  make book-render-check  render it in headless Chromium (make deps-render first)'
 
 .PHONY: book book-check book-render-check book-clean
 book: book-tools $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
+	@echo "  BOOK    its outputs: those recorded on $(sort $(notdir $(wildcard book/outputs/kvm_*))) in book/outputs/ (make check proves them; no KVM or QEMU needed to build)"
 
 # The tools the book needs, or one line that names them and make deps.
 .PHONY: book-tools
@@ -108,7 +91,7 @@ book-render-check: book
 book-clean:
 	rm -rf $(BOOK_OUT) $(BOOK_CHECK_OUT)
 
-$(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/run $(BOOK_OUT)/ast:
+$(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/ast:
 	$(Q)mkdir -p $@
 
 # 1. Diagrams. dot's warnings (a typo in an attribute) fail the build too.
@@ -118,18 +101,25 @@ $(BOOK_OUT)/img/%.svg: book/diagrams/%.dot | $(BOOK_OUT)/img
 	if [ $$status -ne 0 ] || [ -s $@.err ]; then cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; fi; \
 	rm -f $@.err; mv $@.tmp $@
 
-# 2. Runs. A step may fail on purpose (a broken guest), so the status is
-# recorded, not obeyed; a hang is cut off by timeout.
-$(BOOK_OUT)/run/%.out: $$(firstword $$(subst -, ,$$*)) $$(TEST_GUESTS) | $(BOOK_OUT)/run
-	@echo "  RUN     $(book_run_$*)"
-	$(Q)timeout -k 5 60 sh -c '$(book_run_$*)' >$@.tmp 2>&1 </dev/null; echo $$? >$@.status; mv $@.tmp $@
+# 2. Runs: recorded by make book-outputs, on this machine's KVM when it
+# has a usable one, and always in the lab (kvm_amd): each KVM's outputs
+# replace its directory in book/outputs/. Commit them; tests/book-outputs.t
+# fails until they match what the steps print.
+.PHONY: book-outputs
+book-outputs: $(STEPS) guests $(TEST_GUESTS) $(BUILD)/kvm-probe
+	$(Q)if $(BUILD)/kvm-probe >/dev/null; then \
+		kvm=$$(book/tools/record-outputs.sh --kind) && \
+		echo "  RECORD  book/outputs/$$kvm/ (this machine's KVM)" && \
+		rm -rf book/outputs/$$kvm && book/tools/record-outputs.sh book/outputs/$$kvm; \
+	else echo "  RECORD  (no usable KVM on this machine: the lab's alone)"; fi
+	@echo "  RECORD  book/outputs/kvm_amd/ (in the lab)"
+	$(Q)lab/run cmd 'book/tools/record-outputs.sh --tar' >$(BUILD)/book-outputs-lab.b64
+	$(Q)rm -rf book/outputs/kvm_amd && mkdir -p book/outputs/kvm_amd && \
+		base64 -d <$(BUILD)/book-outputs-lab.b64 | tar -x -C book/outputs/kvm_amd
+	$(Q)git status --short book/outputs
 
 # 3. The first pass, one chapter at a time.
-# A chapter needs the runs named after it: stepN.out and stepN-*.out.
-# (book_pct: a % that make's pattern substitution does not see.)
-book_pct := %
-$(BOOK_OUT)/ast/%.json: book/%.md $(BOOK_FILTERS) $(BOOK_INPUTS) $(BOOK_DIAGRAMS) \
-		$$(filter $(BOOK_OUT)/run/$$*.out $(BOOK_OUT)/run/$$*-$$(book_pct).out,$(BOOK_CAPTURES)) | $(BOOK_OUT)/ast
+$(BOOK_OUT)/ast/%.json: book/%.md $(BOOK_FILTERS) $(BOOK_INPUTS) $(BOOK_DIAGRAMS) $(BOOK_OUTPUTS) | $(BOOK_OUT)/ast
 	@echo "  PANDOC  $@"
 	$(Q)$(PANDOC) --fail-if-warnings -f markdown-auto_identifiers \
 		--lua-filter book/filters/book.lua -M book-chapter=$* -M book-out=$(BOOK_OUT) \

@@ -11,7 +11,7 @@ if ! command -v pandoc >/dev/null 2>&1; then
 	echo "1..0 # SKIP pandoc is not installed (sudo make deps)"
 	exit 0
 fi
-plan 16
+plan 23
 
 filters=$ROOT/book/filters
 mkdir -p "$SCRATCH/src"
@@ -73,6 +73,32 @@ like "$ERR" 'a c block written by hand' "C pasted into a chapter by hand fails"
 
 chapter partial "$(printf '```{.c .partial}\nregs.rip = 0x1000;\n```\n')"
 is "$STATUS" 0 "a fragment marked .partial is allowed"
+
+# Output blocks: a run of book/runs, as recorded on each KVM under
+# book/outputs/KVM/; each caption names its KVM, and a device error is
+# refused unless the block expects one.
+mkdir -p "$SCRATCH/book/outputs/kvm_amd" "$SCRATCH/book/outputs/kvm_pvm"
+printf 'hello\t./hello\nbroken\t./broken\n' >"$SCRATCH/book/runs"
+echo 'kvm_amd (in the lab)' >"$SCRATCH/book/outputs/kvm_amd/KVM"
+echo 'kvm_pvm (Linux 1.0)' >"$SCRATCH/book/outputs/kvm_pvm/KVM"
+for kvm in kvm_amd kvm_pvm; do
+	echo "Hello from $kvm" >"$SCRATCH/book/outputs/$kvm/hello.out"
+	echo 0 >"$SCRATCH/book/outputs/$kvm/hello.status"
+	printf 'broken: /dev/kvm does not exist\n  Run it in the lab instead\n' >"$SCRATCH/book/outputs/$kvm/broken.out"
+	echo 2 >"$SCRATCH/book/outputs/$kvm/broken.status"
+done
+chapter output "$(printf '```{.output run="hello"}\n```\n')"
+is "$STATUS" 0 "an output block of a recorded run builds"
+like "$OUT" 'On kvm_amd \(in the lab\):' "... each KVM's output under a caption that names it"
+like "$OUT" 'Hello from kvm_pvm' "... kvm_pvm's too, since it differs"
+chapter device-error "$(printf '```{.output run="broken"}\n```\n')"
+like "$ERR" 'output run=broken on kvm_amd is a device error' "a recorded device error fails the build"
+chapter device-error-expected "$(printf '```{.output run="broken" expect="device-error"}\n```\n')"
+like "$OUT" 'On kvm_amd \(in the lab\) and kvm_pvm \(Linux 1.0\), alike:' "... unless the block expects it; KVMs alike share a block"
+chapter no-error "$(printf '```{.output run="hello" expect="device-error"}\n```\n')"
+like "$ERR" 'was expected to show a device error' "a block expecting a device error fails when there is none"
+chapter unrecorded "$(printf '```{.output run="nowhere"}\n```\n')"
+like "$ERR" 'no such run in book/runs' "a run not in book/runs fails the build"
 
 # The whole-book check: a marker that no chapter shows fails the EPUB pass.
 printf '/* listing: hello */\nint a;\n/* end listing: hello */\n/* listing: unused */\nint b;\n/* end listing: unused */\n' \

@@ -6,8 +6,9 @@
 --   ```{.listing file="steps/step4.c" name="run-loop"}
 --   ```                       the lines between the source's markers
 --                             (no name: the whole file)
---   ```{.output file="tests/golden/step4.out" cmd="./step4"}
---   ```                       a program's real output, as a console
+--   ```{.output run="step4"}
+--   ```                       a program's real output on each KVM, as a
+--                             console (book/runs, book/outputs/)
 --   ```{.diff from="steps/step3.c" to="steps/step4.c"}
 --   ```                       the change between two files, made now
 --   ::: {.exercises glob="exercises/04-*"}
@@ -175,37 +176,128 @@ local function listing(block)
   }, pandoc.Attr(block.identifier, { "listing" }, { file = file, marker = name or "" }))
 end
 
--- ```{.output file=F cmd=C}```: what C printed, from F (and F.status,
--- when the build recorded the exit status).
-local function output(block)
-  local file = block.attributes.file
-  local cmd = block.attributes.cmd
-  if not file or not cmd then
-    fail("an output block needs file= and cmd=")
+-- ```{.output run=NAME}```: what book/runs' command NAME printed, and its
+-- exit status, as recorded on each KVM in book/outputs/KVM/ (make
+-- book-outputs; tests/book-outputs.t proves them). Each KVM's output is
+-- shown under a caption that names it; KVMs that printed the same share
+-- one block. kvm="kvm_amd ..." shows only those KVMs; title= leads the
+-- caption; expect="device-error" says the text expects a step's message
+-- about a missing or wrong device, which is refused anywhere else.
+local KVMS = { "kvm_amd", "kvm_intel", "kvm_pvm" }
+local runs = nil
+
+local function run_command(name)
+  if not runs then
+    runs = {}
+    local lines, err = markers.read_lines(path_of("book/runs"))
+    if not lines then
+      fail("cannot read book/runs: " .. tostring(err))
+    end
+    for _, line in ipairs(lines) do
+      local n, cmd = line:match("^([^\t#][^\t]*)\t([^\t]+)")
+      if n then
+        runs[n] = cmd
+      end
+    end
   end
-  local lines, err = markers.read_lines(path_of(file))
+  return runs[name]
+end
+
+-- The words a step prints when the device is missing or is not KVM.
+local function device_error(text)
+  return text:find("Run it in the lab instead", 1, true)
+    or text:find("is not a KVM device", 1, true)
+    or text:find("/dev/[%w_-]+ does not exist")
+end
+
+-- recorded(kvm, name): the console text of one recorded run, and the
+-- KVM's description from book/outputs/KVM/KVM; nil when not recorded.
+local function recorded(kvm, name, cmd)
+  local base = "book/outputs/" .. kvm .. "/" .. name
+  local lines = markers.read_lines(path_of(base .. ".out"))
   if not lines then
-    fail("cannot read the output " .. file .. ": " .. tostring(err))
+    return nil
   end
   local text = "$ " .. cmd .. "\n" .. table.concat(lines, "\n")
-  local status_lines = markers.read_lines(path_of(file .. ".status"))
-  if status_lines and status_lines[1] then
-    text = text .. (#lines > 0 and "\n" or "") .. "$ echo $?\n" .. status_lines[1]
+  local status = markers.read_lines(path_of(base .. ".status"))
+  if not status or not status[1] then
+    fail("book/outputs/" .. kvm .. "/" .. name .. ".status is missing (make book-outputs)")
   end
-  local source
-  if file:match("^tests/golden/") then
-    source = { pandoc.Str("The output, from "), pandoc.Code(file),
-      pandoc.Str(", which the test suite checks exactly:") }
-  else
-    source = { pandoc.Str("The output, as captured when this book was built:") }
+  text = text .. (#lines > 0 and "\n" or "") .. "$ echo $?\n" .. status[1]
+  local about = markers.read_lines(path_of("book/outputs/" .. kvm .. "/KVM"))
+  return text, (about and about[1]) or kvm
+end
+
+local function output(block)
+  local name = block.attributes.run
+  if not name then
+    fail("an output block needs run=NAME, a run of book/runs")
   end
-  if block.attributes.title then
-    source = pandoc.read(block.attributes.title, "markdown").blocks[1].content
+  local cmd = run_command(name)
+  if not cmd then
+    fail("output run=" .. name .. ": no such run in book/runs")
   end
-  return pandoc.Div({
-    caption(source),
-    pandoc.CodeBlock(text, pandoc.Attr("", { "console" })),
-  }, pandoc.Attr(block.identifier, { "output" }, { file = file }))
+  local wanted = KVMS
+  if block.attributes.kvm then
+    wanted = {}
+    for kvm in block.attributes.kvm:gmatch("%S+") do
+      wanted[#wanted + 1] = kvm
+    end
+  end
+  local expect_error = block.attributes.expect == "device-error"
+  local groups = {}   -- { text, abouts }, in the order of KVMS
+  for _, kvm in ipairs(wanted) do
+    local text, about = recorded(kvm, name, cmd)
+    if not text and (kvm == "kvm_amd" or block.attributes.kvm) then
+      fail("output run=" .. name .. ": nothing recorded on " .. kvm
+        .. " (book/outputs/" .. kvm .. "/" .. name .. ".out): make book-outputs")
+    end
+    if text then
+      if device_error(text) and not expect_error then
+        fail("output run=" .. name .. " on " .. kvm .. " is a device error, not a guest's output:"
+          .. " record it on a KVM (make book-outputs), or, if the text is about that error,"
+          .. " mark the block expect=\"device-error\":\n" .. text)
+      elseif expect_error and not device_error(text) then
+        fail("output run=" .. name .. " on " .. kvm .. " was expected to show a device error:\n" .. text)
+      end
+      local group = nil
+      for _, g in ipairs(groups) do
+        if g.text == text then
+          group = g
+        end
+      end
+      if group then
+        group.abouts[#group.abouts + 1] = about
+      else
+        groups[#groups + 1] = { text = text, abouts = { about } }
+      end
+    end
+  end
+  local blocks = {}
+  for _, g in ipairs(groups) do
+    local where = "On " .. g.abouts[1]
+    for i = 2, #g.abouts do
+      where = where .. (i == #g.abouts and " and " or ", ") .. g.abouts[i]
+    end
+    if #g.abouts > 1 then
+      where = where .. ", alike"
+    end
+    local lead = {}
+    if block.attributes.title then
+      lead = pandoc.read(block.attributes.title, "markdown").blocks[1].content
+      local last = lead[#lead]
+      if last and last.t == "Str" then
+        last.text = last.text:gsub(":$", "")
+      end
+      lead[#lead + 1] = pandoc.Str(",")
+      lead[#lead + 1] = pandoc.Space()
+      where = where:gsub("^On", "on")
+    end
+    lead[#lead + 1] = pandoc.Str(where .. ":")
+    blocks[#blocks + 1] = caption(lead)
+    blocks[#blocks + 1] = pandoc.CodeBlock(g.text, pandoc.Attr("", { "console" }))
+  end
+  return pandoc.Div(blocks, pandoc.Attr(block.identifier, { "output" }, { run = name }))
 end
 
 local function shell_quote(s)

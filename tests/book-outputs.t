@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The book's outputs. A chapter shows a run of book/runs as recorded on
+# real KVMs, in book/outputs/KVM/ (make book-outputs); the book is built
+# from those files alone, so this test is what keeps them true:
+#   - each run, run again now on this machine's KVM, prints what was
+#     recorded for this KVM, exit status included (lines book/runs masks
+#     are compared with their numbers masked: a CPU count, a host address);
+#   - every run is recorded on kvm_amd (the lab's, the KVM every build of
+#     the book can count on) and shown by a chapter;
+#   - no recording on any KVM holds a device error ("does not exist", "is
+#     not a KVM device") unless its run is meant to show one: a recording
+#     made where there was no KVM is not output.
+. "$(dirname "$0")/lib.sh"
+need_steps 1
+
+# The runs, as NAME<tab>COMMAND<tab>MASK lines without the comments.
+RUNS=$(grep -v -e '^#' -e '^$' book/runs)
+COUNT=$(printf '%s\n' "$RUNS" | grep -c .)
+plan $((3 + COUNT * 2))
+
+# masked MASK FILE VAR: FILE's text into VAR, with the hex digits of the
+# lines matching MASK (an extended regex) replaced by #. Pure bash: in
+# the lab, whose CPU is emulated, every process costs.
+masked() {
+	local line text=
+	while IFS= read -r line || [ -n "$line" ]; do
+		[ -n "$1" ] && [[ $line =~ $1 ]] && line=${line//[0-9a-f]/#}
+		text+=$line$'\n'
+	done <"$2"
+	printf -v "$3" '%s' "$text"
+}
+
+# The runs the chapters show (' NAME ' each), and those whose chapter
+# expects a device error: their blocks say expect="device-error", and
+# book/filters/book.lua refuses a device error in any other.
+SHOWN=" $(grep -ho '{\.output run="[^"]*"\( expect="device-error"\)\?' book/*.md |
+	sed 's/{\.output run="\([^"]*\)"\( expect="\(.*\)"\)\?/\1\3/' | tr '\n' ' ')"
+
+missing=
+unshown=
+while IFS=$'\t' read -r name _ _; do
+	[ -f "book/outputs/kvm_amd/$name.out" ] || missing="$missing $name"
+	[[ $SHOWN == *" $name "* || $SHOWN == *" ${name}device-error "* ]] || unshown="$unshown $name"
+done <<<"$RUNS"
+is "$missing" "" "every run of book/runs is recorded on kvm_amd, in the lab (else: make book-outputs)"
+is "$unshown" "" "every run of book/runs is shown by a chapter"
+
+errors=
+for out in $(grep -lE 'Run it in the lab instead|is not a KVM device|/dev/[a-z_-]+ does not exist' book/outputs/*/*.out); do
+	name=${out##*/}
+	[[ $SHOWN == *" ${name%.out}device-error "* ]] || errors="$errors $out"
+done
+is "$errors" "" "no recorded output is a device error, but where its chapter expects one"
+
+if ! KVM=$(book/tools/record-outputs.sh --kind 2>/dev/null); then
+	skip $((COUNT * 2)) "no KVM module here to compare the book's outputs with"
+	finish
+fi
+if [ ! -d "book/outputs/$KVM" ]; then
+	skip $((COUNT * 2)) "nothing recorded on $KVM (make book-outputs records its outputs)"
+	finish
+fi
+
+diag "running book/runs on $KVM, to compare with book/outputs/$KVM/"
+book/tools/record-outputs.sh "$SCRATCH/now" >/dev/null
+while IFS=$'\t' read -r name command mask; do
+	recorded=book/outputs/$KVM/$name
+	if [ ! -f "$recorded.out" ]; then
+		ok 1 "$command: recorded on $KVM"
+		diag "$recorded.out is missing: make book-outputs"
+		ok 1 "$command: its exit status as recorded"
+		continue
+	fi
+	masked "$mask" "$recorded.out" then
+	masked "$mask" "$SCRATCH/now/$name.out" now
+	if [ "$then" = "$now" ]; then
+		ok 0 "$command: prints what book/outputs/$KVM/$name.out shows"
+	else
+		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
+		diag "it prints something else now (make book-outputs records it again):"
+		diag "$(diff -u "$recorded.out" "$SCRATCH/now/$name.out" | head -40)"
+	fi
+	read -r then <"$recorded.status"
+	read -r now <"$SCRATCH/now/$name.status"
+	is "$now" "$then" "$command: exits as recorded"
+done <<<"$RUNS"
+
+finish
