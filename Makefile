@@ -1,7 +1,8 @@
 # KVM, step by step: the top-level build.
 #
 #   make            build every step and guest
-#   make stepN      build ./stepN
+#   make stepN      build ./stepN (from step 3 on, with the test guests
+#                   the book runs it with: tests/tests.mk)
 #   make help       everything else
 #
 # Outputs go to build/ and ./stepN (git-ignored). V=1 shows the commands,
@@ -226,7 +227,8 @@ help::
 	@echo 'KVM, step by step'
 	@echo
 	@echo '  make                 build every step and guest'
-	@echo '  make stepN           build ./stepN (then run it: ./stepN --help)'
+	@echo '  make stepN           build ./stepN (then run it: ./stepN --help) and, from step 3 on,'
+	@echo '                       the broken guests of build/tests/guests/ to run it with'
 	@echo '  make run             build and run every step in order'
 	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'

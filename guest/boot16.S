@@ -30,8 +30,8 @@ boot16_start:
         ljmp    CODE_SELECTOR, offset protected
 /* end listing: boot-lgdt */
 
-        .code32
 /* listing: boot-segments */
+        .code32                     /* from here on, assemble 32-bit code */
 protected:
         mov     ax, DATA_SELECTOR   /* each load reads GDT entry 2 into */
         mov     ds, ax              /* the segment's hidden cache */

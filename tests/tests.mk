@@ -25,4 +25,13 @@ $(BUILD)/tests/%.elf: $(BUILD)/tests/%.o guest/real16.ld
 $(BUILD)/tests/%.bin: $(BUILD)/tests/%.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
 
-test-prereqs: $(TEST_GUESTS)
+test-prereqs: test-guests
+
+# The book runs steps 3 to 7 with these guests (./step4 --guest
+# build/tests/guests/triple-fault.bin), so make stepN builds them too.
+# Order-only, so that a changed test guest relinks no step; through a
+# phony target, because .SECONDARY (Makefile) would not remake a missing
+# order-only file.
+.PHONY: test-guests
+test-guests: $(TEST_GUESTS)
+$(filter-out step1 step2,$(STEPS)): | test-guests

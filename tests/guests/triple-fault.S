@@ -1,9 +1,11 @@
 /*
  * triple-fault: enters 32-bit protected mode with an empty interrupt
- * table (limit 0), then executes an undefined instruction. The #UD
- * cannot be delivered (no IDT entry), which is a double fault; that
- * cannot be delivered either: a triple fault, and the CPU shuts down.
- * KVM reports KVM_EXIT_SHUTDOWN.
+ * descriptor table (IDT limit 0), then executes an undefined instruction.
+ * The #UD cannot be delivered (its IDT entry is past the limit), and the
+ * failed delivery raises #GP. #GP cannot be delivered either, and a #GP
+ * while delivering a #GP is a double fault (#DF). A fault while
+ * delivering #DF is a triple fault: the CPU shuts down, and KVM reports
+ * KVM_EXIT_SHUTDOWN.
  */
         .code16
         .intel_syntax noprefix
@@ -20,7 +22,7 @@ _start:
 
         .code32
 protected:
-        ud2                             /* #UD -> #DF -> triple fault */
+        ud2                             /* #UD -> #GP -> #DF -> shutdown */
         hlt
 
         .balign 8
