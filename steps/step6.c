@@ -145,6 +145,9 @@ struct vm {
 	uint8_t *mem;           /* guest RAM, as the host sees it */
 	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
 	size_t run_size;
+	struct kvm_regs seen_regs;   /* where the guest was last seen: at */
+	struct kvm_sregs seen_sregs; /* its entry, or at the last exit handled */
+	int seen_at_exit;            /* 1: at an exit; 0: at its entry */
 	unsigned long exits;    /* how many times KVM_RUN has returned */
 };
 
@@ -1207,6 +1210,95 @@ static void trace_translate(struct vm *vm, uint64_t virtual)
 /* end listing: trace-translate */
 
 /* ------------------------------------------------------------------ */
+/* After a triple fault: the registers kept, or reset                  */
+
+/* Whether the vCPU is now in the state of a processor after RESET or
+ * INIT (Intel SDM vol. 3, "Processor State After Reset"; AMD APM vol. 2,
+ * "Processor Initialization State"): CS selector 0xf000 with base
+ * 0xffff0000, RIP 0xfff0, CR0.PE clear. No guest gets there itself: in
+ * real mode a CS of 0xf000 has base 0xf0000. AMD's KVM puts the vCPU
+ * there after a triple fault; Intel's and kvm_pvm keep its registers. */
+static int vcpu_is_reset(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return 0;
+	return s.cs.selector == 0xf000 && s.cs.base == 0xffff0000 &&
+	       r.rip == 0xfff0 && !(s.cr0 & 1);
+}
+
+/* Remember where the guest is now: at its entry point (at_exit 0), or
+ * at an exit we handled (1). A KVM that resets the vCPU after a triple
+ * fault keeps nothing of where the guest was: this is the last place
+ * known. It costs two ioctls per exit. */
+static void vcpu_remember(struct vm *vm, int at_exit)
+{
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &vm->seen_regs, "KVM_GET_REGS", "See dmesg.");
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &vm->seen_sregs, "KVM_GET_SREGS", "See dmesg.");
+	vm->seen_at_exit = at_exit;
+}
+
+/* Show the code where the guest was last seen (vcpu_remember). The vCPU
+ * has stopped for good, so we put those registers back while
+ * guest_show_code() reads them and KVM_TRANSLATE walks the guest's
+ * tables with them, then restore the reset state for the dump. */
+static void guest_show_seen_code(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &vm->seen_sregs) == 0 &&
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &vm->seen_regs) == 0)
+		guest_show_code(vm, stderr);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0 || ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+		fprintf(stderr, "  (the reset state could not be put back: %s)\n", strerror(errno));
+}
+
+/* After KVM_EXIT_SHUTDOWN: say which registers the dump shows. A KVM
+ * that kept them shows the fault's, and the code at RIP; one that reset
+ * the vCPU shows nothing of the fault, so we say how to find the cause,
+ * and show the code where the guest was last seen instead. */
+static void explain_shutdown_registers(struct vm *vm)
+{
+	if (!vcpu_is_reset(vm)) {
+		fprintf(stderr, "  This KVM kept the registers, as Intel's and kvm_pvm do: the\n"
+			"  registers below are the fault's, and RIP is where it happened.\n");
+		guest_show_code(vm, stderr);
+		return;
+	}
+	fprintf(stderr, "  This KVM reset the vCPU after the shutdown, as AMD's KVM does: the\n"
+		"  registers below are the reset state (CS:RIP f000:fff0, CR2 0), not\n"
+		"  the fault's. To find the cause, run with --trace to see the last\n"
+		"  exits before the shutdown, and read the code where the guest was\n"
+		"  last seen, %s (RIP 0x%llx):\n",
+		vm->seen_at_exit ? "at its last exit" : "at its entry point, as it never exited",
+		vm->seen_regs.rip);
+	guest_show_seen_code(vm);
+}
+
+/* After the watchdog stopped the guest: the one thing to try next. A
+ * guest that never exited loops in its own code; one that exited before
+ * may be waiting for something, which its last exits tell. */
+static void timeout_advice(const struct vm *vm)
+{
+	if (!vm->seen_at_exit)
+		fprintf(stderr, "  The guest never exited: it loops in its own code, around RIP\n"
+			"  (eb fe is a jump to itself). Next: find that loop in your source,\n"
+			"  and why its way out is never taken.\n");
+	else
+		fprintf(stderr, "  The guest exited before, last at RIP 0x%llx, then looped: it may\n"
+			"  wait for something this step never gives (a port's answer, an\n"
+			"  interrupt). Next: run with --trace to see its last exits.\n",
+			vm->seen_regs.rip);
+}
+
+/* ------------------------------------------------------------------ */
 /* The watchdog                                                        */
 
 /* A guest can loop forever, and KVM_RUN would never return. The watchdog
@@ -1304,9 +1396,12 @@ enum run_end { RUN_HALTED, RUN_FAILED };
 /* listing: explain-shutdown */
 /* KVM_EXIT_SHUTDOWN with paging on: almost always a page fault that had
  * nowhere to go. Whether it came before any other exit tells which kind:
- * the tables failed from the first instruction on, or only later. */
+ * the tables failed from the first instruction on, or only later. CR2
+ * holds the address, unless the KVM reset the vCPU. */
 static void explain_shutdown(struct vm *vm)
 {
+	int reset = vcpu_is_reset(vm);
+
 	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
 		"  first exception could not be delivered, nor the double fault after\n"
 		"  it, and the CPU shut down. With paging on, the usual cause is a page\n"
@@ -1315,15 +1410,15 @@ static void explain_shutdown(struct vm *vm)
 		fprintf(stderr, "  It came before any other exit, right after entry: is the code at\n"
 			"  EIP mapped? Check CR3, the page directory and page table entries,\n"
 			"  and CR4 (PAE picks the table format; PAE's PDPT entries allow only\n"
-			"  P). Or the first address the guest touched is not mapped (CR2).\n");
+			"  P). Or the first address the guest touched is not mapped%s.\n",
+			reset ? "" : " (CR2)");
 	else
-		fprintf(stderr, "  It came after %lu other exits, so the tables worked for a while:\n"
+		fprintf(stderr, "  It came after %lu other exit%s, so the tables worked for a while:\n"
 			"  most likely an address the tables do not map, or a write to a\n"
-			"  read-only page (CR0.WP); CR2 holds the address.\n", vm->exits - 1);
-	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses. (Some KVMs\n"
-		"  reset the vCPU on shutdown: the registers below may show the reset\n"
-		"  state.)\n");
-	guest_show_code(vm, stderr);
+			"  read-only page (CR0.WP)%s.\n", vm->exits - 1, vm->exits == 2 ? "" : "s",
+			reset ? "" : "; CR2 holds the address");
+	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses.\n");
+	explain_shutdown_registers(vm);
 }
 /* end listing: explain-shutdown */
 
@@ -1420,6 +1515,9 @@ static void explain_exit(struct vm *vm)
 	case KVM_EXIT_UNKNOWN:
 		fprintf(stderr, "  the CPU left the guest for hardware reason 0x%llx, which KVM\n"
 			"  does not handle\n", (unsigned long long)run->hw.hardware_exit_reason);
+		guest_show_code(vm, stderr);
+		fprintf(stderr, "  Next: look the hardware reason up in the CPU's list of exit\n"
+			"  reasons (Intel SDM vol. 3, appendix C; AMD APM vol. 2, appendix C).\n");
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		fprintf(stderr, "  system event type %u (1 shutdown, 2 reset, 3 crash)\n",
@@ -1429,6 +1527,8 @@ static void explain_exit(struct vm *vm)
 		fprintf(stderr, "  %s does not handle exit reason %u\n", program,
 			run->exit_reason);
 		guest_show_code(vm, stderr);
+		fprintf(stderr, "  Next: look the exit reason up in the kernel's\n"
+			"  Documentation/virt/kvm/api.rst, under struct kvm_run.\n");
 		break;
 	}
 	vcpu_dump(vm, stderr);
@@ -1438,9 +1538,11 @@ static void explain_exit(struct vm *vm)
 /* listing: run-loop */
 /* Run the vCPU until the guest halts or does something we do not handle.
  * Each pass: enter the guest, and when KVM_RUN returns, look at
- * run->exit_reason to see why. */
+ * run->exit_reason to see why. After each exit handled, remember where
+ * the guest was (vcpu_remember), for a KVM that resets it on shutdown. */
 static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 {
+	vcpu_remember(vm, 0);
 	for (;;) {
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR && watchdog_fired) {
@@ -1448,6 +1550,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
 					program, opt->timeout);
 				guest_show_code(vm, stderr);
+				timeout_advice(vm);
 				vcpu_dump(vm, stderr);
 				return RUN_FAILED;
 			}
@@ -1464,8 +1567,10 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 		case KVM_EXIT_HLT:
 			return RUN_HALTED;
 		case KVM_EXIT_IO:
-			if (vcpu_handle_io(vm) == 0)
+			if (vcpu_handle_io(vm) == 0) {
+				vcpu_remember(vm, 1);
 				continue;
+			}
 			explain_exit(vm);
 			return RUN_FAILED;
 		default:

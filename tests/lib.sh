@@ -233,16 +233,20 @@ lab_command_is() {
 		"$(printf '%q ' "$@")" "$desc"
 }
 
-# run_fake_kvm MODE COMMAND...: run, with KVM_DEVICE=/dev/null answering
-# like a KVM that fails as tests/fakekvm.c's MODE says (api-version,
-# create-vm). A SANITIZE=1 step refuses a library preloaded before ASan's
-# runtime unless ASAN_OPTIONS allows it.
+# run_fake_kvm MODE COMMAND...: run with tests/fakekvm.c's MODE. For
+# api-version and create-vm, KVM_DEVICE=/dev/null answers like a KVM that
+# fails so; for shutdown-reset and shutdown-keep, this machine's KVM runs
+# the guest, and after a triple fault the vCPU is reset (as AMD's KVM
+# does) or keeps its registers (as Intel's does; FAKE_KVM_CR2=ADDRESS in
+# the environment gives CR2). A SANITIZE=1 step refuses a library
+# preloaded before ASan's runtime unless ASAN_OPTIONS allows it.
 run_fake_kvm() {
-	local mode=$1
+	local mode=$1 device=/dev/null
 	shift
 	if [ ! -f "$ROOT/build/tests/fakekvm.so" ]; then
 		diag "build/tests/fakekvm.so is missing: make test-prereqs"
 	fi
-	run env LD_PRELOAD="$ROOT/build/tests/fakekvm.so" FAKE_KVM="$mode" KVM_DEVICE=/dev/null \
+	case $mode in shutdown-*) device=${KVM_DEVICE:-/dev/kvm} ;; esac
+	run env LD_PRELOAD="$ROOT/build/tests/fakekvm.so" FAKE_KVM="$mode" KVM_DEVICE="$device" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
 }

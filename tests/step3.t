@@ -3,7 +3,7 @@
 # step contract's options and errors.
 . "$(dirname "$0")/lib.sh"
 need_steps 3 3
-plan 23
+plan 28
 
 run ./step3
 is "$STATUS" 0 "step3 exits 0"
@@ -53,5 +53,23 @@ like "$ERR" 'KVM_EXIT_IO' "... named KVM_EXIT_IO"
 run ./step3 --guest build/tests/guests/loop-forever.bin --timeout 0.3
 is "$STATUS" 1 "a guest looping forever: stopped by the watchdog, status 1"
 like "$ERR" 'timeout: the guest was still running' "... says so"
+like "$ERR" '^  The guest never exited: it loops in its own code, around RIP$' "... and what that means"
+
+run ./step3 --guest build/tests/guests/triple-fault.bin
+is "$STATUS" 1 "a triple-faulting guest: status 1"
+# AMD's KVM resets the vCPU after the triple fault; Intel's and kvm_pvm
+# keep the registers, RIP at the ud2 (0f 0b).
+if matches "$ERR" '^  cs  f000 '; then
+	like "$ERR" '^  This KVM reset the vCPU after the shutdown, as AMD.s KVM does: the$' \
+		"... AMD: the step says that KVM reset the vCPU"
+	like "$ERR" '^  code at CS:RIP \(address 0x1000\): fa 0f 01 16 ' "... and shows the code at the entry point"
+else
+	like "$ERR" '^  This KVM kept the registers, as Intel.s and kvm_pvm do: the$' \
+		"... Intel, kvm_pvm: the step says that KVM kept the registers"
+	like "$ERR" '^  code at CS:RIP \(address 0x101a\): 0f 0b ' "... and shows the code at RIP: the ud2"
+fi
+run_fake_kvm shutdown-reset ./step3 --guest build/tests/guests/triple-fault.bin
+like "$ERR" '^  last seen, at its entry point, as it never exited \(RIP 0x1000\):$' \
+	"on a KVM that resets the vCPU (fake, as AMD's), the step shows where the guest was last seen"
 
 finish

@@ -4,7 +4,7 @@
 # whose segments are broken.
 . "$(dirname "$0")/lib.sh"
 need_steps 5 5
-plan 30
+plan 45
 
 run ./step5
 is "$STATUS" 0 "step5 exits 0"
@@ -35,6 +35,24 @@ run ./step5 --guest build/tests/guests/bad-selector32.bin
 is "$STATUS" 1 "a guest loading a selector past the GDT's end: status 1"
 like "$ERR" 'KVM_EXIT_SHUTDOWN' "... named KVM_EXIT_SHUTDOWN"
 like "$ERR" 'selector beyond the GDT.s limit' "... explained by the GDT"
+# AMD's KVM resets the vCPU after the triple fault; Intel's and kvm_pvm
+# keep the registers, EIP at the mov ds, ax (8e d8) that faulted.
+if matches "$ERR" '^  cs f000 '; then
+	like "$ERR" '^  This KVM reset the vCPU after the shutdown, as AMD.s KVM does: the$' \
+		"... AMD: the step says that KVM reset the vCPU"
+	like "$ERR" '^  code at 0x1000: 66 b8 18 00 8e d8 ' "... and shows the code at the entry point, the last RIP known"
+else
+	like "$ERR" '^  This KVM kept the registers, as Intel.s and kvm_pvm do: the$' \
+		"... Intel, kvm_pvm: the step says that KVM kept the registers"
+	like "$ERR" '^  code at 0x1004: 8e d8 ' "... and shows the code at EIP: mov ds, ax"
+fi
+run_fake_kvm shutdown-reset ./step5 --guest build/tests/guests/bad-selector32.bin
+is "$STATUS" 1 "the same guest on a KVM that resets the vCPU (fake, as AMD's): status 1"
+like "$ERR" '^  registers below are the reset state \(CS:RIP f000:fff0, CR2 0\), not$' \
+	"... the step says that the registers are the reset state"
+like "$ERR" '^  last seen, at its entry point, as it never exited \(RIP 0x1000\):$' "... and where the guest was last seen"
+like "$ERR" '^  code at 0x1000: 66 b8 18 00 8e d8 ' "... with the code there"
+like "$ERR" '^  cs f000 \(base ffff0000, 16-bit\) ' "... then dumps the reset state"
 
 run ./step5 --boot --guest build/tests/guests/bad-gdt.bin --timeout 5
 is "$STATUS" 1 "a boot loader whose GDT code descriptor is not present: status 1, no hang"
@@ -56,12 +74,24 @@ if matches "$ERR" 'stopped: KVM_EXIT_INTERNAL_ERROR$'; then
 elif matches "$ERR" '^  cs f000 '; then
 	like "$ERR" 'stopped: KVM_EXIT_SHUTDOWN$' "... AMD: KVM_EXIT_SHUTDOWN, a triple fault, after which KVM reset the vCPU"
 	like "$ERR" '^  rip 000000000000fff0 ' "... CS:IP f000:fff0, the reset vector"
-	like "$ERR" '^  code at 0xfffffff0: \(no RAM there\)$' "... so the code at CS:IP is outside the guest's RAM"
+	like "$ERR" '^  code at 0x1000: cc f4 ' "... and the step shows the code at the entry point, the last EIP known"
 else
 	like "$ERR" 'stopped: KVM_EXIT_SHUTDOWN$' "... Intel: KVM_EXIT_SHUTDOWN, a triple fault, the registers kept"
 	like "$ERR" '^  cs 0008 \(base 0, 32-bit\) ' "... still in the host's 32-bit code segment"
 	like "$ERR" '^  code at 0x100[01]: (cc )?f4 ' "... and EIP at the int3 (or past it)"
 fi
+
+run ./step5 --guest build/tests/guests/loop-forever.bin --timeout 0.5
+is "$STATUS" 1 "a guest looping forever: status 1, not a hang"
+like "$ERR" '^  code at 0x1000: eb fe ' "... the step shows the code at EIP: a jump to itself"
+like "$ERR" '^  The guest never exited: it loops in its own code, around RIP$' "... says that it never exited"
+like "$ERR" 'Next: find that loop in your source,$' "... and what to do next"
+
+run ./step5 --guest build/tests/guests/out-then-loop.bin --timeout 0.5
+is "$STATUS" 1 "a guest that exits, then loops: status 1, not a hang"
+like "$ERR" '^  code at 0x1004: eb fe ' "... the step shows the code at EIP"
+like "$ERR" '^  The guest exited before, last at RIP 0x100[24], then looped: it may$' "... says where it last exited"
+like "$ERR" 'Next: run with --trace to see its last exits.$' "... and what to do next"
 
 run ./step5 --guest build/tests/guests/halt32.bin
 is "$STATUS" 0 "a 32-bit --guest runs in the host's protected mode"
