@@ -1028,8 +1028,9 @@ static void explain_exit(struct vm *vm)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		fprintf(stderr, "  a triple fault: an exception could not be delivered, nor the\n"
-			"  double fault after it, so the CPU shut down. Look at the code\n"
-			"  the guest ran last, and at its interrupt table.\n");
+			"  faults its failed delivery raised in turn (up to a double\n"
+			"  fault), so the CPU shut down. Look at the code the guest ran\n"
+			"  last, and at its interrupt table.\n");
 		explain_shutdown_registers(vm);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:

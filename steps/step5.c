@@ -1267,8 +1267,9 @@ static void explain_exit(struct vm *vm)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
-			"  first exception could not be delivered, nor the double fault after\n"
-			"  it, and the CPU shut down. In protected mode the usual cause is a\n"
+			"  first exception could not be delivered, nor the faults that\n"
+			"  failure raised in turn (up to a double fault), and the CPU shut\n"
+			"  down. In protected mode the usual cause is a\n"
 			"  segment: a selector beyond the GDT's limit, or whose descriptor is\n"
 			"  not present or of the wrong type (check the GDT, the lgdt operand\n"
 			"  and the far jump); else an instruction the CPU rejects.\n");

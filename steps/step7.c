@@ -1328,8 +1328,9 @@ static void explain_shutdown(struct vm *vm)
 	char buf[96];
 
 	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
-		"  first exception could not be delivered, nor the double fault after\n"
-		"  it, and the CPU shut down. In long mode the usual cause is a page\n"
+		"  first exception could not be delivered, nor the faults that\n"
+		"  failure raised in turn (up to a double fault), and the CPU shut\n"
+		"  down. In long mode the usual cause is a page\n"
 		"  fault.\n");
 	change = guest_changed_paging(vm, buf, sizeof(buf));
 	if (change)
