@@ -107,15 +107,18 @@ $(BOOK_OUT)/img/%.svg: book/diagrams/%.dot | $(BOOK_OUT)/img
 # fails until they match what the steps print.
 .PHONY: book-outputs
 book-outputs: $(STEPS) guests $(TEST_GUESTS) $(BUILD)/kvm-probe
+	$(Q)rm -rf $(BUILD)/book-outputs && mkdir -p $(BUILD)/book-outputs
 	$(Q)if $(BUILD)/kvm-probe >/dev/null; then \
 		kvm=$$(book/tools/record-outputs.sh --kind) && \
 		echo "  RECORD  book/outputs/$$kvm/ (this machine's KVM)" && \
-		rm -rf book/outputs/$$kvm && book/tools/record-outputs.sh book/outputs/$$kvm; \
+		book/tools/record-outputs.sh $(BUILD)/book-outputs/$$kvm && \
+		book/tools/record-outputs.sh --update $(BUILD)/book-outputs/$$kvm book/outputs/$$kvm; \
 	else echo "  RECORD  (no usable KVM on this machine: the lab's alone)"; fi
 	@echo "  RECORD  book/outputs/kvm_amd/ (in the lab)"
-	$(Q)lab/run cmd 'book/tools/record-outputs.sh --tar' >$(BUILD)/book-outputs-lab.b64
-	$(Q)rm -rf book/outputs/kvm_amd && mkdir -p book/outputs/kvm_amd && \
-		base64 -d <$(BUILD)/book-outputs-lab.b64 | tar -x -C book/outputs/kvm_amd
+	$(Q)lab/run cmd 'book/tools/record-outputs.sh --tar' >$(BUILD)/book-outputs/lab.b64
+	$(Q)mkdir -p $(BUILD)/book-outputs/kvm_amd && \
+		base64 -d <$(BUILD)/book-outputs/lab.b64 | tar -x -C $(BUILD)/book-outputs/kvm_amd && \
+		book/tools/record-outputs.sh --update $(BUILD)/book-outputs/kvm_amd book/outputs/kvm_amd
 	$(Q)git status --short book/outputs
 
 # 3. The first pass, one chapter at a time.

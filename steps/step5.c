@@ -1269,8 +1269,8 @@ static void explain_exit(struct vm *vm)
 		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
 			"  first exception could not be delivered, nor the faults that\n"
 			"  failure raised in turn (up to a double fault), and the CPU shut\n"
-			"  down. In protected mode the usual cause is a\n"
-			"  segment: a selector beyond the GDT's limit, or whose descriptor is\n"
+			"  down. In protected mode the usual cause is a segment:\n"
+			"  a selector beyond the GDT's limit, or whose descriptor is\n"
 			"  not present or of the wrong type (check the GDT, the lgdt operand\n"
 			"  and the far jump); else an instruction the CPU rejects.\n");
 		explain_shutdown_registers(vm);

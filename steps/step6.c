@@ -1405,8 +1405,7 @@ static void explain_shutdown(struct vm *vm)
 	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
 		"  first exception could not be delivered, nor the faults that\n"
 		"  failure raised in turn (up to a double fault), and the CPU shut\n"
-		"  down. With paging on, the usual cause is a page\n"
-		"  fault.\n");
+		"  down. With paging on, the usual cause is a page fault.\n");
 	if (vm->exits == 1)
 		fprintf(stderr, "  It came before any other exit, right after entry: is the code at\n"
 			"  EIP mapped? Check CR3, the page directory and page table entries,\n"

@@ -1330,8 +1330,7 @@ static void explain_shutdown(struct vm *vm)
 	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
 		"  first exception could not be delivered, nor the faults that\n"
 		"  failure raised in turn (up to a double fault), and the CPU shut\n"
-		"  down. In long mode the usual cause is a page\n"
-		"  fault.\n");
+		"  down. In long mode the usual cause is a page fault.\n");
 	change = guest_changed_paging(vm, buf, sizeof(buf));
 	if (change)
 		fprintf(stderr, "  The guest ran, then %s:\n"

@@ -18,17 +18,8 @@ RUNS=$(grep -v -e '^#' -e '^$' book/runs)
 COUNT=$(printf '%s\n' "$RUNS" | grep -c .)
 plan $((3 + COUNT * 2))
 
-# masked MASK FILE VAR: FILE's text into VAR, with the hex digits of the
-# lines matching MASK (an extended regex) replaced by #. Pure bash: in
-# the lab, whose CPU is emulated, every process costs.
-masked() {
-	local line text=
-	while IFS= read -r line || [ -n "$line" ]; do
-		[ -n "$1" ] && [[ $line =~ $1 ]] && line=${line//[0-9a-f]/#}
-		text+=$line$'\n'
-	done <"$2"
-	printf -v "$3" '%s' "$text"
-}
+# masked MASK FILE VAR, the recorder's: how recordings are compared.
+. book/tools/record-outputs.sh
 
 # The runs the chapters show (' NAME ' each), and those whose chapter
 # expects a device error: their blocks say expect="device-error", and

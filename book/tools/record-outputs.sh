@@ -10,10 +10,14 @@
 #                                        (in the lab, where the repository
 #                                        is read-only)
 #   book/tools/record-outputs.sh --kind  only which KVM this is
+#   book/tools/record-outputs.sh --update NEW DIR
+#                                        NEW's recordings into DIR, but
+#                                        for those equal as masked: a
+#                                        new host address is no change
 #
 # Run from the repository's root, with the steps and test guests built.
-# Exit status 0, or 2 when there is no KVM to record on.
-set -eu
+# Exit status 0, or 2 when there is no KVM to record on. Sourced (as
+# tests/book-outputs.t does), it defines its functions and runs nothing.
 
 # kvm_kind: the kernel module behind /dev/kvm, from the modules loaded
 # (kvm_pvm first: a PVM host may have a hardware module loaded as well).
@@ -36,6 +40,36 @@ kvm_about() {
 	printf '%s (%sLinux %s)\n' "$1" "$where" "$(uname -r)"
 }
 
+# masked MASK FILE VAR: FILE's text into VAR, with the hex digits of the
+# lines matching MASK (book/runs' third column, an extended regex)
+# replaced by #. Pure bash: in the lab, whose CPU is emulated, every
+# process costs.
+masked() {
+	local line text=
+	while IFS= read -r line || [ -n "$line" ]; do
+		[ -n "$1" ] && [[ $line =~ $1 ]] && line=${line//[0-9a-f]/#}
+		text+=$line$'\n'
+	done <"$2"
+	printf -v "$3" '%s' "$text"
+}
+
+# update NEW DIR: copy NEW's recordings over DIR's, each unless the two
+# are equal as masked, so that recording again changes only what changed.
+update() {
+	local name command mask new old
+	mkdir -p "$2"
+	cp "$1/KVM" "$2/KVM"
+	while IFS=$'\t' read -r name command mask; do
+		case $name in '' | '#'*) continue ;; esac
+		if [ -f "$2/$name.out" ]; then
+			masked "$mask" "$1/$name.out" new
+			masked "$mask" "$2/$name.out" old
+			[ "$new" = "$old" ] && cmp -s "$1/$name.status" "$2/$name.status" && continue
+		fi
+		cp "$1/$name.out" "$1/$name.status" "$2/"
+	done <book/runs
+}
+
 # record DIR: each run of book/runs into DIR. A step may fail on purpose
 # (a broken guest), so the status is recorded, not obeyed; a hang is cut
 # off by timeout.
@@ -51,6 +85,10 @@ record() {
 
 main() {
 	local kind
+	if [ "${1:-}" = --update ] && [ $# = 3 ]; then
+		update "$2" "$3"
+		return
+	fi
 	if ! kind=$(kvm_kind) || [ ! -e "${KVM_DEVICE:-/dev/kvm}" ]; then
 		echo "record-outputs: no KVM here (no kvm_pvm, kvm_intel or kvm_amd module, or no /dev/kvm)" >&2
 		exit 2
@@ -67,7 +105,7 @@ main() {
 		tar -C "$TAR_DIR" -c . | base64
 		;;
 	'' | -*)
-		echo "usage: book/tools/record-outputs.sh DIR | --tar | --kind" >&2
+		echo "usage: book/tools/record-outputs.sh DIR | --tar | --kind | --update NEW DIR" >&2
 		exit 2
 		;;
 	*)
@@ -78,4 +116,7 @@ main() {
 	esac
 }
 
-main "$@"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -eu
+	main "$@"
+fi
