@@ -151,7 +151,7 @@ start_entries() {
 # place. A patch that does not apply ends ex.sh with status 3, naming the
 # exercise and the files whose hunks failed.
 make_start() {
-	local ex=$1 dest=$2 entry file text log line failed= origins=
+	local ex=$1 dest=$2 entry file text log line origin failed= origins=
 	command -v patch >/dev/null ||
 		die "the exercises' starting files are made with patch, which is missing: make deps"
 	mkdir -p "$dest"
@@ -166,12 +166,17 @@ make_start() {
 	done
 	if ! log=$(patch -p1 --fuzz=0 --forward --no-backup-if-mismatch --reject-file=- \
 		-d "$dest" -i "$EX_DIR/$ex/starter.patch" 2>&1 </dev/null); then
-		# "patching file F" then "Hunk #N FAILED at L." for each hunk of F.
+		# "patching file F", then "Hunk #N FAILED at L." for each failed
+		# hunk of F: the origins of those files, each once.
 		while IFS= read -r line; do
 			case $line in
 			"patching file "*) file=${line#patching file } ;;
-			*FAILED* | *"No file to patch"* | *"already exists"*)
-				failed+=" $(origin_of "$ex" "$file")" ;;
+			"Hunk #"*FAILED* | *"No file to patch"* | *"already exists"*)
+				origin=$(origin_of "$ex" "$file")
+				case " $failed " in
+				*" $origin "*) ;;
+				*) failed+=" $origin" ;;
+				esac ;;
 			esac
 		done <<<"$log"
 		start_failed "$ex" "its starter patch no longer applies to${failed:-$origins}" "$log"
@@ -603,7 +608,7 @@ cmd_reset() {
 
 # progress: check every exercise (quietly) and print a table and a score.
 cmd_progress() {
-	local ex status result pass=0 total=0 skipped=0 log changed built=${1:-}
+	local ex status result pass=0 total=0 skipped=0 log changed built=${1:-} broken=
 	log=$(mktemp "${TMPDIR:-/tmp}/kvm-progress.XXXXXX")
 	trap "rm -f '$log'" EXIT
 	# No usable KVM here: build every exercise here, check them all in
@@ -611,8 +616,8 @@ cmd_progress() {
 	if [ -z "$built" ] && ! guests_here; then
 		WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvm-exercise.XXXXXX")
 		for ex in $(list_exercises); do
-			sync_start "$ex"
-			build "$ex" "$LEARNER_DIR/$ex" "$(build_dir)/$ex" >/dev/null 2>&1 || true
+			(sync_start "$ex") && build "$ex" "$LEARNER_DIR/$ex" "$(build_dir)/$ex" \
+				>/dev/null 2>&1 || true
 		done
 		rm -rf "$WORK"
 		in_lab "EX_BUILD=$(quote "$(build_dir)") exercises/ex.sh progress --built" "$(build_dir)"
@@ -622,15 +627,20 @@ cmd_progress() {
 	for ex in $(list_exercises); do
 		total=$((total + 1))
 		status=0
-		[ -n "$built" ] || sync_start "$ex"
-		(cmd_check "$ex" $built >"$log" 2>&1) || status=$?
+		# A starter patch that no longer applies says so (stderr), and
+		# its exercise is CANNOT MAKE: the others are checked still.
+		if [ -z "$built" ] && ! (sync_start "$ex"); then
+			status=3
+		else
+			(cmd_check "$ex" $built >"$log" 2>&1) || status=$?
+		fi
 		changed=
 		if ! learner_changed "$ex"; then
 			changed=" (not started)"
 		fi
 		case $status in
 		0) result=PASS; pass=$((pass + 1)) ;;
-		3) result="CANNOT MAKE"; ;;
+		3) result="CANNOT MAKE"; broken+=" $ex" ;;
 		77) result="lab only"; skipped=$((skipped + 1)) ;;
 		*) result="FAIL$changed" ;;
 		esac
@@ -643,6 +653,10 @@ cmd_progress() {
 		echo "lab: make exercises LAB=1, or one: make exercise EX=NN-name LAB=1."
 	fi
 	echo "Details of one: make exercise EX=NN-name"
+	if [ -n "$broken" ]; then
+		echo "The starting files of${broken} cannot be made from the current steps (see above)."
+		exit 3
+	fi
 }
 
 # learner_changed EX: some starting file of EX differs from its record
