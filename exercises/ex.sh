@@ -53,6 +53,9 @@ EX_DIR=$ROOT/exercises
 LEARNER_DIR=${EX_LEARNER_DIR:-$EX_DIR}
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
+# run_limited, read_text, matches, indent: shared with tests/lib.sh.
+# shellcheck source=../tests/testlib.sh
+. "$ROOT/tests/testlib.sh"
 
 die() {
 	printf 'ex.sh: %s\n' "$@" >&2
@@ -125,14 +128,6 @@ build_dir() {
 
 # ---------------------------------------------------------------------------
 # The starting files: made from the steps (and guest/) by the starter patch
-
-# read_exact FILE VAR: the file's text into VAR, every byte of it (a text
-# file: no NUL), with no process (in the lab every process costs).
-read_exact() {
-	local read_exact_text=
-	IFS= read -r -d '' read_exact_text <"$1" || true
-	printf -v "$2" '%s' "$read_exact_text"
-}
 
 # start_entries EX: the exercise's starting files, one a line, from its
 # EX_START: "FILE:ORIGIN" (the repository's ORIGIN, patched) or "FILE"
@@ -299,24 +294,6 @@ in_lab() {
 CHECKS=0
 FAILED=0
 
-# indent TEXT: the text shifted right, at most 15 lines of it. (Plain
-# bash: in the lab, whose CPU is emulated, every process costs.)
-indent() {
-	local line n=0
-	if [ -z "$1" ]; then
-		echo "          (nothing)"
-		return
-	fi
-	while IFS= read -r line; do
-		n=$((n + 1))
-		if [ "$n" -gt 15 ]; then
-			echo "          ..."
-			break
-		fi
-		printf '          %s\n' "$line"
-	done <<<"$1"
-}
-
 pass() {
 	CHECKS=$((CHECKS + 1))
 	echo "  ok    $1"
@@ -333,22 +310,11 @@ fail() {
 	indent "$3"
 }
 
-# read_file FILE VAR: the file's text into VAR, without its last newline.
-read_file() {
-	local text=
-	IFS= read -r -d '' text <"$1" || true
-	printf -v "$2" '%s' "${text%$'\n'}"
-}
-
 # run_program ARGS...: run the exercise's program with a time limit; its
 # stdout in OUT, stderr in ERR, exit status in STATUS. Status 77 (this
 # host's KVM cannot do what it needs) ends the check: SKIP, not FAIL.
 run_program() {
-	STATUS=0
-	timeout -k 5 "$EX_TIMEOUT" "$PROGRAM" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null ||
-		STATUS=$?
-	read_file "$WORK/out" OUT
-	read_file "$WORK/err" ERR
+	run_limited "$EX_TIMEOUT" "$WORK" "$PROGRAM" "$@"
 	if [ "$STATUS" -eq 77 ]; then
 		echo "SKIP $EX: cannot run on this host's KVM (status 77):"
 		indent "$ERR"
@@ -370,25 +336,10 @@ $ERR"
 	fi
 }
 
-# matching TEXT REGEX: the lines of TEXT that match the extended regular
-# expression, in MATCHED, and how many, in MATCHES. Plain bash, as grep
-# -E would match them line by line.
-matching() {
-	local line
-	MATCHED=
-	MATCHES=0
-	while IFS= read -r line; do
-		if [[ $line =~ $2 ]]; then
-			MATCHED+=${MATCHED:+$'\n'}$line
-			MATCHES=$((MATCHES + 1))
-		fi
-	done <<<"$1"
-}
-
 # expect_line TEXT REGEX DESCRIPTION: some line of TEXT matches the
 # extended regular expression.
 expect_line() {
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	if [ "$MATCHES" -gt 0 ]; then
 		pass "$3"
 	else
@@ -398,7 +349,7 @@ expect_line() {
 
 # expect_no_line TEXT REGEX DESCRIPTION: no line of TEXT matches.
 expect_no_line() {
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	if [ "$MATCHES" -eq 0 ]; then
 		pass "$3"
 	else
@@ -409,7 +360,7 @@ expect_no_line() {
 # expect_count TEXT REGEX N DESCRIPTION: exactly N lines of TEXT match.
 expect_count() {
 	local n
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	n=$MATCHES
 	if [ "$n" -eq "$3" ]; then
 		pass "$4"

@@ -16,6 +16,8 @@
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT=$PWD
+# run_limited, read_text, matches, indent: shared with exercises/ex.sh.
+. tests/testlib.sh
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/kvm-tests.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 
@@ -53,29 +55,7 @@ diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
 # run COMMAND...: run it with the time limit; capture stdout in OUT, stderr
 # in ERR and the exit status in STATUS (124 means it hit the limit).
 run() {
-	timeout -k 5 "$TEST_TIMEOUT" "$@" >"$SCRATCH/out" 2>"$SCRATCH/err" </dev/null
-	STATUS=$?
-	read_text "$SCRATCH/out" OUT
-	read_text "$SCRATCH/err" ERR
-}
-
-# read_text FILE VAR: the file's text into VAR, less its final newlines,
-# as $(cat FILE) gives it, without a process: in the lab, whose CPU is
-# emulated, every process costs tens of milliseconds.
-read_text() {
-	local text=
-	IFS= read -r -d '' text <"$1" || true
-	printf -v "$2" '%s' "${text%"${text##*[!$'\n']}"}"
-}
-
-# matches TEXT EXTENDED-REGEX: some line of TEXT matches, as grep -E would
-# find it (in bash, for the same reason as read_text).
-matches() {
-	local line
-	while IFS= read -r line; do
-		[[ $line =~ $2 ]] && return 0
-	done <<<"$1"
-	return 1
+	run_limited "$TEST_TIMEOUT" "$SCRATCH" "$@"
 }
 
 # is ACTUAL EXPECTED DESCRIPTION
