@@ -54,7 +54,7 @@ LEARNER_DIR=${EX_LEARNER_DIR:-$EX_DIR}
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
 # run_limited, read_text, matches, indent: shared with tests/lib.sh.
-# shellcheck source=../tests/testlib.sh
+# shellcheck source=tests/testlib.sh
 . "$ROOT/tests/testlib.sh"
 
 die() {
