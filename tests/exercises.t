@@ -9,14 +9,18 @@
 #     carry TODO(NN) marks;
 #   - its solution applies to the starting files (patch --dry-run);
 #   - the diff from the starting files to the solved ones, regenerated,
-#     equals solutions/NN-name.diff byte for byte;
+#     equals solutions/NN-name.diff byte for byte, but for where its hunks
+#     start;
 #   - the starting files build and FAIL their check;
 #   - the solved files PASS it.
 # A check whose program exits 77 (this host's KVM cannot run it, e.g.
 # chapter 6's paging outside long mode) skips natively; in the lab it
-# must pass. In the lab (KVM_LAB=1) only the last two, which depend on
-# the KVM, are run: the others check files, the same on every machine,
-# and every process is slow on the lab's emulated CPU.
+# must pass. In the lab (KVM_LAB=1) only the first and the last two,
+# which depend on the KVM, are run: the others check files, the same on
+# every machine, and every process is slow on the lab's emulated CPU.
+# Natively, the learner's commands too (make hint, make exercises, the
+# starting files following a step change), on learner folders of their
+# own.
 #
 # make test-prereqs builds both trees of every exercise ahead, under
 # build/exercises-ci/ (exercises/ex.sh prepare): where those sources equal
