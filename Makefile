@@ -204,7 +204,7 @@ $(patsubst %,debug-%,$(STEPS)): debug-%: % $(BUILD)/kvm-probe
 
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
-DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux gdb valgrind \
+DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux patch gdb valgrind \
 	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \

@@ -3,30 +3,44 @@
 # targets (make exercise, hint, solution-diff, reset, exercises) call it.
 #
 #   exercises/ex.sh check EX            build exercises/EX and check it: PASS or FAIL
-#   exercises/ex.sh hint EX             its README's hint section
+#   exercises/ex.sh hint EX             its hint (hint.md)
 #   exercises/ex.sh solution-diff EX    your files against the solution
-#   exercises/ex.sh reset EX            back to the starting files (from git)
+#   exercises/ex.sh reset EX            back to the starting files (yours
+#                                       saved under build/ first)
 #   exercises/ex.sh progress            every exercise checked, and a score
 #   exercises/ex.sh list                the exercises' names
 #
-# For the test suite and for writing solutions:
+# For the test suite and for writing exercises and solutions:
 #   exercises/ex.sh check EX --src DIR [--out DIR [--built]]
 #                                       check the files in DIR (built: OUT is
 #                                       up to date, skip make)
+#   exercises/ex.sh start EX DIR        the starting files, made from the
+#                                       current steps, into DIR
+#   exercises/ex.sh starter EX DIR      the starter patch that makes DIR's
+#                                       files from the steps (on stdout)
+#   exercises/ex.sh sync EX             make the learner's starting files, or
+#                                       bring them up to date (check does)
+# EX_LEARNER_DIR=DIR: the learner's exercise folders are in DIR, not in
+# exercises/ (the tests use one of their own).
 #   exercises/ex.sh diff A B            the unified diff from A's files to B's
 #   exercises/ex.sh prepare EX DIR      DIR/start and DIR/solved (the starting
 #                                       files, and with the solution applied),
 #                                       built into DIR/build-start, -solved
 #
 # An exercise is a directory exercises/NN-name/ with README.md (first line
-# "# NN-name: Title", a "## Hint" section), exercise.conf (what to build,
-# see exercises.mk), check.sh (a function check() using the expect_*
-# helpers below) and the learner's files: everything else in it. Its
-# solution is solutions/NN-name.diff, applied with patch -p1 inside it.
+# "# NN-name: Title"), hint.md, exercise.conf (what to build, see
+# exercises.mk, and EX_START: where each starting file comes from),
+# check.sh (a function check() using the expect_* helpers below) and
+# starter.patch. The learner's files, the starting files, are made from
+# the steps and guest/ by starter.patch when the learner first uses the
+# exercise; they are git-ignored (see exercises/README.md). Its solution
+# is solutions/NN-name.diff, applied with patch -p1 inside it.
 #
 # check exits 0 (PASS), 1 (FAIL, or it does not build), 77 (this host's
-# KVM cannot run it: try the lab) or 2 (usage). Builds go to build/exercises/,
-# or to a temporary directory when the repository is read-only (the lab).
+# KVM cannot run it: try the lab), 2 (usage) or 3 (the starting files
+# cannot be made: the starter patch no longer applies to its step). Builds
+# go to build/exercises/, or to a temporary directory when the repository
+# is read-only (the lab).
 set -eu
 
 case ${BASH_SOURCE[0]} in
@@ -34,8 +48,14 @@ case ${BASH_SOURCE[0]} in
 *) ROOT=$(cd .. && pwd) ;;
 esac
 EX_DIR=$ROOT/exercises
+# Where the learner's files are, exercises/NN-name/ (the tests use their
+# own, to leave the learner's alone).
+LEARNER_DIR=${EX_LEARNER_DIR:-$EX_DIR}
 SOL_DIR=$ROOT/solutions
 EX_TIMEOUT=${EX_TIMEOUT:-60}
+# run_limited, read_text, matches, indent: shared with tests/lib.sh.
+# shellcheck source=tests/testlib.sh
+. "$ROOT/tests/testlib.sh"
 
 die() {
 	printf 'ex.sh: %s\n' "$@" >&2
@@ -83,11 +103,14 @@ conf_value() {
 }
 
 # learner_files DIR...: the learner's files in any of the directories,
-# relative names, sorted, each once; not editor backups nor patch's.
+# relative names, sorted, each once; not the exercise's own files, the
+# record of the starting files (.start/), nor editor or patch backups.
 learner_files() {
 	for dir in "$@"; do
-		[ -d "$dir" ] && (cd "$dir" && find . -type f | sed 's|^\./||')
-	done | grep -vxF -e README.md -e check.sh -e exercise.conf |
+		[ -d "$dir" ] && (cd "$dir" && find . -path ./.start -prune -o -type f -print |
+			sed 's|^\./||')
+	done | grep -vxF -e README.md -e hint.md -e check.sh -e exercise.conf \
+		-e starter.patch -e .gitignore |
 		grep -vE '(~|\.orig|\.rej|\.swp)$' | sort -u
 }
 
@@ -103,13 +126,130 @@ build_dir() {
 	fi
 }
 
-# pristine EX DEST: the exercise's starting files, from git's HEAD, into
-# DEST. Fails when there is no git or the exercise is not committed.
-pristine() {
-	mkdir -p "$2"
-	(cd "$ROOT" && git archive HEAD "exercises/$1" 2>/dev/null) |
-		tar -x -C "$2" --strip-components=2 2>/dev/null &&
-		[ -f "$2/exercise.conf" ]
+# ---------------------------------------------------------------------------
+# The starting files: made from the steps (and guest/) by the starter patch
+
+# start_entries EX: the exercise's starting files, one a line, from its
+# EX_START: "FILE:ORIGIN" (the repository's ORIGIN, patched) or "FILE"
+# (new: all of it in the starter patch).
+start_entries() {
+	local entry
+	for entry in $(conf_value "$EX_DIR/$1/exercise.conf" EX_START); do
+		printf '%s\n' "$entry"
+	done
+}
+
+# make_start EX DEST: the exercise's starting files, made from the
+# current steps, into DEST (which must not hold them yet): each origin
+# copied, then starter.patch applied with --fuzz=0, so that a step change
+# within a hunk's context fails here rather than applying in the wrong
+# place. A patch that does not apply ends ex.sh with status 3, naming the
+# exercise and the files whose hunks failed.
+make_start() {
+	local ex=$1 dest=$2 entry file text log line origin failed= origins=
+	command -v patch >/dev/null ||
+		die "the exercises' starting files are made with patch, which is missing: make deps"
+	mkdir -p "$dest"
+	for entry in $(start_entries "$ex"); do
+		file=${entry%%:*}
+		[ "$file" != "$entry" ] || continue
+		[ -f "$ROOT/${entry#*:}" ] ||
+			start_failed "$ex" "${entry#*:}, where $file comes from, is missing"
+		read_exact "$ROOT/${entry#*:}" text
+		printf '%s' "$text" >"$dest/$file"
+		origins+=" ${entry#*:}"
+	done
+	if ! log=$(patch -p1 --fuzz=0 --forward --no-backup-if-mismatch --reject-file=- \
+		-d "$dest" -i "$EX_DIR/$ex/starter.patch" 2>&1 </dev/null); then
+		# "patching file F", then "Hunk #N FAILED at L." for each failed
+		# hunk of F: the origins of those files, each once.
+		while IFS= read -r line; do
+			case $line in
+			"patching file "*) file=${line#patching file } ;;
+			"Hunk #"*FAILED* | *"No file to patch"* | *"already exists"*)
+				origin=$(origin_of "$ex" "$file")
+				case " $failed " in
+				*" $origin "*) ;;
+				*) failed+=" $origin" ;;
+				esac ;;
+			esac
+		done <<<"$log"
+		start_failed "$ex" "its starter patch no longer applies to${failed:-$origins}" "$log"
+	fi
+}
+
+# origin_of EX FILE: where FILE of the exercise comes from (its EX_START
+# origin, or the starter patch itself for a new file).
+origin_of() {
+	local entry
+	for entry in $(start_entries "$1"); do
+		if [ "${entry%%:*}" = "$2" ]; then
+			[ "$entry" = "$2" ] && break
+			printf '%s\n' "${entry#*:}"
+			return
+		fi
+	done
+	printf '%s\n' "exercises/$1/starter.patch"
+}
+
+# start_failed EX WHY [PATCH-OUTPUT]: the starting files of EX cannot be
+# made: say why, and how an author remakes the patch; status 3.
+start_failed() {
+	{
+		echo "ex.sh: cannot make the starting files of $1: $2."
+		[ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/  patch: /'
+		echo "  A step changed where exercises/$1/starter.patch changes it: remake"
+		echo "  the patch (exercises/README.md, \"For authors\")."
+	} >&2
+	exit 3
+}
+
+# start_is_recorded EX: every starting file of EX is in the learner's
+# directory, and its record (.start/FILE, the file as it was made) is
+# newer than the patch and the file's origin: nothing can have changed.
+# Only tests of file dates, no process: most commands stop here.
+start_is_recorded() {
+	local dir=$LEARNER_DIR/$1 entry file
+	for entry in $(start_entries "$1"); do
+		file=${entry%%:*}
+		[ -f "$dir/$file" ] && [ "$dir/.start/$file" -nt "$EX_DIR/$1/starter.patch" ] &&
+			[ "$dir/.start/$file" -nt "$EX_DIR/$1/exercise.conf" ] || return 1
+		[ "$file" = "$entry" ] || [ "$dir/.start/$file" -nt "$ROOT/${entry#*:}" ] || return 1
+	done
+}
+
+# sync_start EX: the learner's files of EX made or brought up to date
+# from the current steps, never losing what the learner wrote. Each file:
+# missing, it is made; as it was made (equal to its record) and the
+# step changed, it is updated; changed by the learner, it is kept, and
+# when the step changed too, the learner is told how to take the new one.
+sync_start() {
+	local ex=$1 dir=$LEARNER_DIR/$1 new entry file made mine record
+	start_is_recorded "$ex" && return 0
+	new=$(build_dir)/$ex.start-new
+	rm -rf "$new"
+	make_start "$ex" "$new"
+	mkdir -p "$dir/.start"
+	for entry in $(start_entries "$ex"); do
+		file=${entry%%:*}
+		read_exact "$new/$file" made
+		if [ ! -f "$dir/$file" ]; then
+			printf '%s' "$made" >"$dir/$file"
+		else
+			read_exact "$dir/$file" mine
+			record=$made
+			[ ! -f "$dir/.start/$file" ] || read_exact "$dir/.start/$file" record
+			if [ "$mine" = "$record" ] && [ "$mine" != "$made" ]; then
+				printf '%s' "$made" >"$dir/$file"
+				echo "$ex: $file updated: $(origin_of "$ex" "$file") changed, and you had not changed $file."
+			elif [ "$mine" != "$record" ] && [ "$record" != "$made" ]; then
+				echo "$ex: $file kept, with your changes; $(origin_of "$ex" "$file") changed since you started. make reset EX=$ex takes the new starting files (yours saved under build/ first)."
+				continue
+			fi
+		fi
+		printf '%s' "$made" >"$dir/.start/$file"
+	done
+	rm -rf "$new"
 }
 
 # ---------------------------------------------------------------------------
@@ -154,24 +294,6 @@ in_lab() {
 CHECKS=0
 FAILED=0
 
-# indent TEXT: the text shifted right, at most 15 lines of it. (Plain
-# bash: in the lab, whose CPU is emulated, every process costs.)
-indent() {
-	local line n=0
-	if [ -z "$1" ]; then
-		echo "          (nothing)"
-		return
-	fi
-	while IFS= read -r line; do
-		n=$((n + 1))
-		if [ "$n" -gt 15 ]; then
-			echo "          ..."
-			break
-		fi
-		printf '          %s\n' "$line"
-	done <<<"$1"
-}
-
 pass() {
 	CHECKS=$((CHECKS + 1))
 	echo "  ok    $1"
@@ -188,22 +310,11 @@ fail() {
 	indent "$3"
 }
 
-# read_file FILE VAR: the file's text into VAR, without its last newline.
-read_file() {
-	local text=
-	IFS= read -r -d '' text <"$1" || true
-	printf -v "$2" '%s' "${text%$'\n'}"
-}
-
 # run_program ARGS...: run the exercise's program with a time limit; its
 # stdout in OUT, stderr in ERR, exit status in STATUS. Status 77 (this
 # host's KVM cannot do what it needs) ends the check: SKIP, not FAIL.
 run_program() {
-	STATUS=0
-	timeout -k 5 "$EX_TIMEOUT" "$PROGRAM" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null ||
-		STATUS=$?
-	read_file "$WORK/out" OUT
-	read_file "$WORK/err" ERR
+	run_limited "$EX_TIMEOUT" "$WORK" "$PROGRAM" "$@"
 	if [ "$STATUS" -eq 77 ]; then
 		echo "SKIP $EX: cannot run on this host's KVM (status 77):"
 		indent "$ERR"
@@ -225,25 +336,10 @@ $ERR"
 	fi
 }
 
-# matching TEXT REGEX: the lines of TEXT that match the extended regular
-# expression, in MATCHED, and how many, in MATCHES. Plain bash, as grep
-# -E would match them line by line.
-matching() {
-	local line
-	MATCHED=
-	MATCHES=0
-	while IFS= read -r line; do
-		if [[ $line =~ $2 ]]; then
-			MATCHED+=${MATCHED:+$'\n'}$line
-			MATCHES=$((MATCHES + 1))
-		fi
-	done <<<"$1"
-}
-
 # expect_line TEXT REGEX DESCRIPTION: some line of TEXT matches the
 # extended regular expression.
 expect_line() {
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	if [ "$MATCHES" -gt 0 ]; then
 		pass "$3"
 	else
@@ -253,7 +349,7 @@ expect_line() {
 
 # expect_no_line TEXT REGEX DESCRIPTION: no line of TEXT matches.
 expect_no_line() {
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	if [ "$MATCHES" -eq 0 ]; then
 		pass "$3"
 	else
@@ -264,7 +360,7 @@ expect_no_line() {
 # expect_count TEXT REGEX N DESCRIPTION: exactly N lines of TEXT match.
 expect_count() {
 	local n
-	matching "$1" "$2"
+	matches "$1" "$2" || true
 	n=$MATCHES
 	if [ "$n" -eq "$3" ]; then
 		pass "$4"
@@ -302,7 +398,7 @@ build() {
 
 	mkdir -p "$3"
 	"${MAKE:-make}" --no-print-directory -C "$ROOT" exercise-build \
-		EX_SRC="$2" EX_OUT="$3" >"$log" 2>&1 || status=$?
+		EX_CONF="$EX_DIR/$1/exercise.conf" EX_SRC="$2" EX_OUT="$3" >"$log" 2>&1 || status=$?
 	# The "  CC  file" progress lines say nothing a learner needs here.
 	grep -Ev '^  [A-Z0-9]+ +/|Nothing to be done' "$log" || true
 	# For a check run elsewhere (the lab) with --built: it did not build.
@@ -316,7 +412,7 @@ build() {
 cmd_check() {
 	local ex=$1 src out= host built=0
 	exercise_dir "$ex" >/dev/null
-	src=$EX_DIR/$ex
+	src=$LEARNER_DIR/$ex
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -326,12 +422,14 @@ cmd_check() {
 		*) die "check: unknown option \"$1\"" ;;
 		esac
 	done
-	[ -f "$src/check.sh" ] || die "no check.sh in $src"
+	if [ "$src" = "$LEARNER_DIR/$ex" ] && [ "$built" = 0 ]; then
+		sync_start "$ex"
+	fi
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvm-exercise.XXXXXX")
 	trap 'rm -rf "$WORK"' EXIT
 	# The learner's build dir is for the learner's files: other files,
 	# perhaps older than what was built there, get a fresh one.
-	if [ -z "$out" ] && [ "$src" = "$EX_DIR/$ex" ]; then
+	if [ -z "$out" ] && [ "$src" = "$LEARNER_DIR/$ex" ]; then
 		out=$(build_dir)/$ex
 	elif [ -z "$out" ]; then
 		out=$WORK/build
@@ -351,13 +449,13 @@ cmd_check() {
 			"$src" "$out"
 		return
 	fi
-	host=$(conf_value "$src/exercise.conf" EX_HOST)
+	host=$(conf_value "$EX_DIR/$ex/exercise.conf" EX_HOST)
 	# The check runs in a subshell: run_program may end it with status 77.
 	(
 		EX=$ex
 		PROGRAM=$out/${host%.c}
 		# shellcheck source=/dev/null
-		. "$src/check.sh"
+		. "$EX_DIR/$ex/check.sh"
 		check
 		if [ "$FAILED" -eq 0 ]; then
 			echo "PASS $ex ($CHECKS checks)"
@@ -371,14 +469,15 @@ cmd_check() {
 # ---------------------------------------------------------------------------
 # The other learner commands
 
-# hint EX: the README's "## Hint" section, up to the next heading.
+# hint EX: the title, then hint.md. (The hint has a file of its own,
+# out of the README, which the book prints.)
 cmd_hint() {
-	local dir
+	local dir text
 	dir=$(exercise_dir "$1")
+	read_exact "$dir/hint.md" text
 	echo "Hint for $1: $(title "$1")"
 	echo
-	awk '/^## Hint/ { on = 1; next } on && /^## / { exit } on && (seen || NF) { seen = 1; print }' \
-		"$dir/README.md"
+	printf '%s' "$text"
 }
 
 # diff A B: the solution diff from A's learner files to B's, one unified
@@ -392,15 +491,15 @@ cmd_diff() {
 }
 
 # solution-diff EX: the learner's files against the solution's (the
-# starting files from git with the solution applied). Warns first when
-# the learner's work does not pass its check yet.
+# starting files, made from the current steps, with the solution
+# applied). Warns first when the learner's work does not pass its check.
 cmd_solution_diff() {
-	local ex=$1 dir tmp f same=1
-	dir=$(exercise_dir "$ex")
+	local ex=$1 dir=$LEARNER_DIR/$1 tmp f same=1
+	exercise_dir "$ex" >/dev/null
+	sync_start "$ex"
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvm-solution.XXXXXX")
 	trap "rm -rf '$tmp'" EXIT
-	pristine "$ex" "$tmp/solution" ||
-		die "the starting files of $ex come from git, and git has none here"
+	make_start "$ex" "$tmp/solution"
 	patch -s -p1 -d "$tmp/solution" <"$SOL_DIR/$ex.diff" ||
 		die "solutions/$ex.diff does not apply to the starting files"
 
@@ -420,28 +519,47 @@ cmd_solution_diff() {
 	[ "$same" = 0 ] || echo "Your files are the solution, byte for byte."
 }
 
-# reset EX: the starting files back from git. What the learner had is
-# kept in build/exercises/EX.saved-TIME first, in case it was wanted.
+# reset EX: the starting files made anew from the current steps. What
+# the learner had is kept in build/exercises/EX.saved-TIME first, in case
+# it was wanted.
 cmd_reset() {
-	local ex=$1 dir saved
-	dir=$(exercise_dir "$ex")
-	command -v git >/dev/null && git -C "$ROOT" cat-file -e "HEAD:exercises/$ex" 2>/dev/null ||
-		die "reset takes the starting files from git, and git has none for $ex here"
-	if git -C "$ROOT" diff --quiet HEAD -- "exercises/$ex"; then
-		echo "$ex is at its starting files already."
-		return 0
+	local ex=$1 dir=$LEARNER_DIR/$1 new saved f entry changed=0
+	exercise_dir "$ex" >/dev/null
+	mkdir -p "$dir"
+	new=$(build_dir)/$ex.start-new
+	rm -rf "$new"
+	make_start "$ex" "$new"
+	for f in $(learner_files "$dir" "$new"); do
+		cmp -s "$dir/$f" "$new/$f" || changed=1
+	done
+	if [ "$changed" = 1 ]; then
+		saved=$(build_dir)/$ex.saved-$(date +%Y%m%d-%H%M%S)
+		mkdir -p "$saved"
+		for f in $(learner_files "$dir"); do
+			mkdir -p "$saved/$(dirname "$f")"
+			cp -p "$dir/$f" "$saved/$f"
+			rm -f "$dir/$f"
+		done
 	fi
-	saved=$(build_dir)/$ex.saved-$(date +%Y%m%d-%H%M%S)
-	mkdir -p "$saved"
-	cp -a "$dir/." "$saved/"
-	git -C "$ROOT" checkout HEAD -- "exercises/$ex"
-	echo "$ex is back at its starting files. Your version is saved in"
-	echo "  ${saved#"$ROOT"/}"
+	rm -rf "$dir/.start"
+	mkdir -p "$dir/.start"
+	for entry in $(start_entries "$ex"); do
+		f=${entry%%:*}
+		cp "$new/$f" "$dir/$f"
+		cp "$new/$f" "$dir/.start/$f"
+	done
+	rm -rf "$new"
+	if [ "$changed" = 0 ]; then
+		echo "$ex is at its starting files already."
+	else
+		echo "$ex is back at its starting files. Your version is saved in"
+		echo "  ${saved#"$ROOT"/}"
+	fi
 }
 
 # progress: check every exercise (quietly) and print a table and a score.
 cmd_progress() {
-	local ex status result pass=0 total=0 skipped=0 log changed built=${1:-}
+	local ex status result pass=0 total=0 skipped=0 log changed built=${1:-} broken=
 	log=$(mktemp "${TMPDIR:-/tmp}/kvm-progress.XXXXXX")
 	trap "rm -f '$log'" EXIT
 	# No usable KVM here: build every exercise here, check them all in
@@ -449,7 +567,8 @@ cmd_progress() {
 	if [ -z "$built" ] && ! guests_here; then
 		WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvm-exercise.XXXXXX")
 		for ex in $(list_exercises); do
-			build "$ex" "$EX_DIR/$ex" "$(build_dir)/$ex" >/dev/null 2>&1 || true
+			(sync_start "$ex") && build "$ex" "$LEARNER_DIR/$ex" "$(build_dir)/$ex" \
+				>/dev/null 2>&1 || true
 		done
 		rm -rf "$WORK"
 		in_lab "EX_BUILD=$(quote "$(build_dir)") exercises/ex.sh progress --built" "$(build_dir)"
@@ -459,14 +578,20 @@ cmd_progress() {
 	for ex in $(list_exercises); do
 		total=$((total + 1))
 		status=0
-		(cmd_check "$ex" $built >"$log" 2>&1) || status=$?
+		# A starter patch that no longer applies says so (stderr), and
+		# its exercise is CANNOT MAKE: the others are checked still.
+		if [ -z "$built" ] && ! (sync_start "$ex"); then
+			status=3
+		else
+			(cmd_check "$ex" $built >"$log" 2>&1) || status=$?
+		fi
 		changed=
-		if git -C "$ROOT" cat-file -e "HEAD:exercises/$ex" 2>/dev/null &&
-			git -C "$ROOT" diff --quiet HEAD -- "exercises/$ex" 2>/dev/null; then
+		if ! learner_changed "$ex"; then
 			changed=" (not started)"
 		fi
 		case $status in
 		0) result=PASS; pass=$((pass + 1)) ;;
+		3) result="CANNOT MAKE"; broken+=" $ex" ;;
 		77) result="lab only"; skipped=$((skipped + 1)) ;;
 		*) result="FAIL$changed" ;;
 		esac
@@ -479,6 +604,24 @@ cmd_progress() {
 		echo "lab: make exercises LAB=1, or one: make exercise EX=NN-name LAB=1."
 	fi
 	echo "Details of one: make exercise EX=NN-name"
+	if [ -n "$broken" ]; then
+		echo "The starting files of${broken} cannot be made from the current steps (see above)."
+		exit 3
+	fi
+}
+
+# learner_changed EX: some starting file of EX differs from its record
+# (the learner has worked on it), or has none.
+learner_changed() {
+	local dir=$LEARNER_DIR/$1 entry file mine record
+	for entry in $(start_entries "$1"); do
+		file=${entry%%:*}
+		[ -f "$dir/$file" ] && [ -f "$dir/.start/$file" ] || return 0
+		read_exact "$dir/$file" mine
+		read_exact "$dir/.start/$file" record
+		[ "$mine" = "$record" ] || return 0
+	done
+	return 1
 }
 
 # sync_tree SRC DEST: make DEST hold exactly SRC's files, rewriting only
@@ -508,13 +651,41 @@ cmd_prepare() {
 	trap "rm -rf '$tmp'" EXIT
 	mkdir -p "$dest"
 	dest=$(cd "$dest" && pwd)
-	sync_tree "$dir" "$dest/start"
-	cp -R "$dir/." "$tmp/"
-	patch -s -p1 -d "$tmp" <"$SOL_DIR/$ex.diff" >/dev/null 2>&1 || true
-	sync_tree "$tmp" "$dest/solved"
+	make_start "$ex" "$tmp/start"
+	sync_tree "$tmp/start" "$dest/start"
+	cp -R "$tmp/start" "$tmp/solved"
+	patch -s -p1 -d "$tmp/solved" <"$SOL_DIR/$ex.diff" >/dev/null 2>&1 || true
+	sync_tree "$tmp/solved" "$dest/solved"
 	for which in start solved; do
 		"${MAKE:-make}" --no-print-directory -C "$ROOT" exercise-build WERROR=1 \
-			EX_SRC="$dest/$which" EX_OUT="$dest/build-$which" >/dev/null 2>&1 || true
+			EX_CONF="$dir/exercise.conf" EX_SRC="$dest/$which" \
+			EX_OUT="$dest/build-$which" >/dev/null 2>&1 || true
+	done
+}
+
+# start EX DIR: the starting files of EX, made from the current steps,
+# into DIR (new, or empty): for the tests, and to see them apart from
+# the learner's.
+cmd_start() {
+	exercise_dir "$1" >/dev/null
+	[ ! -e "$2" ] || [ -z "$(ls -A "$2")" ] || die "start: $2 is not empty"
+	make_start "$1" "$2"
+}
+
+# starter EX DIR: the starter patch from the exercise's origins (the
+# steps, guest/) to the starting files in DIR, on stdout: one unified
+# diff per file, a new file's from /dev/null, no timestamps.
+cmd_starter() {
+	local ex=$1 dir=$2 entry file
+	exercise_dir "$ex" >/dev/null
+	for entry in $(start_entries "$ex"); do
+		file=${entry%%:*}
+		[ -f "$dir/$file" ] || die "starter: no $file in $dir"
+		if [ "$file" = "$entry" ]; then
+			diff -u --label /dev/null --label "b/$file" /dev/null "$dir/$file" || true
+		else
+			diff -u --label "a/$file" --label "b/$file" "$ROOT/${entry#*:}" "$dir/$file" || true
+		fi
 	done
 }
 
@@ -534,6 +705,9 @@ reset) [ $# -eq 1 ] || usage; cmd_reset "$1" ;;
 progress) [ $# -eq 0 ] || [ "$*" = --built ] || usage; cmd_progress "$@" ;;
 list) list_exercises ;;
 diff) [ $# -eq 2 ] || usage; cmd_diff "$1" "$2" ;;
+start) [ $# -eq 2 ] || usage; cmd_start "$1" "$2" ;;
+sync) [ $# -eq 1 ] || usage; exercise_dir "$1" >/dev/null; sync_start "$1" ;;
+starter) [ $# -eq 2 ] || usage; cmd_starter "$1" "$2" ;;
 prepare) [ $# -eq 2 ] || usage; cmd_prepare "$1" "$2" ;;
 *) usage ;;
 esac

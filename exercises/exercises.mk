@@ -6,7 +6,8 @@
 #   make exercise EX=04-decimal     build and check one exercise
 #   make hint EX=04-decimal         its hint
 #   make solution-diff EX=...       your work against the solution
-#   make reset EX=...               back to the starting files (from git)
+#   make reset EX=...               back to the starting files (made anew
+#                                   from the steps; yours saved first)
 
 .PHONY: exercises exercise hint solution-diff reset exercise-build exercises-prebuild
 
@@ -30,21 +31,28 @@ $(addprefix exercises-prebuild-,$(EX_NAMES)): exercises-prebuild-%:
 .PHONY: $(addprefix exercises-prebuild-,$(EX_NAMES))
 
 # ---------------------------------------------------------------------------
-# make exercise-build EX_SRC=DIR EX_OUT=DIR: build the exercise whose files
-# are in EX_SRC (the learner's exercises/NN-name, or a copy) into EX_OUT.
-# EX_SRC/exercise.conf says what to build:
+# make exercise-build EX_CONF=FILE EX_SRC=DIR EX_OUT=DIR: build the
+# exercise whose files are in EX_SRC (the learner's exercises/NN-name, or
+# starting files made elsewhere) into EX_OUT. EX_CONF (the exercise's
+# exercise.conf; EX_SRC/exercise.conf if not given) says what to build:
 #   EX_HOST       the host program's C file (a step, adapted)
 #   EX_GUEST      the guest's sources: .S files (assembled -m32; a real-mode
 #                 guest says .code16 itself) and .c files (compiled for
 #                 EX_GUEST_ARCH, 32 or 64); none if the guest is bytes in
-#                 the host's C file, as in step 3
+#                 the host's C file, as in step 3, or the step's own
 #   EX_GUEST_LD   the guest's linker script: a file in EX_SRC, or guest/...
 #   EX_GUEST_CFLAGS  more flags for the guest's C files (e.g. -mcmodel=kernel)
+#   EX_GUEST_SYMBOL  the symbol the host program knows the guest by, the
+#                 step's (e.g. guest_real16); guest_exercise if not given
+#   EX_STEP_GUESTS   the step's own embedded guests the host program also
+#                 needs, by name (e.g. hello32: build/embed/hello32.o)
 # The guest's flat binary reaches the host program as the symbols
-# guest_exercise and guest_exercise_end (guest/embed.S), as in the steps.
+# EX_GUEST_SYMBOL and EX_GUEST_SYMBOL_end (guest/embed.S), as in the steps.
 ifneq ($(EX_OUT),)
-include $(EX_SRC)/exercise.conf
+EX_CONF ?= $(EX_SRC)/exercise.conf
+include $(EX_CONF)
 EX_GUEST_ARCH ?= 32
+EX_GUEST_SYMBOL ?= guest_exercise
 EX_LD_SCRIPT := $(firstword $(wildcard $(EX_SRC)/$(EX_GUEST_LD)) $(EX_GUEST_LD))
 EX_LD_EMU := $(if $(filter 64,$(EX_GUEST_ARCH)),elf_x86_64,elf_i386)
 EX_GUEST_OBJS := $(patsubst %,$(EX_OUT)/guest-%.o,$(basename $(EX_GUEST)))
@@ -68,13 +76,14 @@ $(EX_OUT)/guest.bin: $(EX_OUT)/guest.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
 
 $(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin
-	$(Q)$(CC) -c -o $@ -DGUEST_NAME=guest_exercise -DGUEST_FILE='"$(EX_OUT)/guest.bin"' $<
+	$(Q)$(CC) -c -o $@ -DGUEST_NAME=$(EX_GUEST_SYMBOL) -DGUEST_FILE='"$(EX_OUT)/guest.bin"' $<
 
 $(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(EX_PROGRAM): $(EX_OUT)/host.o $(if $(strip $(EX_GUEST)),$(EX_OUT)/embed.o)
+$(EX_PROGRAM): $(EX_OUT)/host.o $(if $(strip $(EX_GUEST)),$(EX_OUT)/embed.o) \
+		$(patsubst %,$(BUILD)/embed/%.o,$(EX_STEP_GUESTS))
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
 
@@ -88,3 +97,4 @@ help::
 	@echo '  make hint EX=NN-name           the hint for that exercise'
 	@echo '  make solution-diff EX=NN-name  your work against its solution'
 	@echo '  make reset EX=NN-name          that exercise back to its starting files'
+	@echo '                                 (yours saved under build/ first)'

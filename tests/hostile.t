@@ -7,45 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 need_steps 3
 
-# The watchdog each run gets, and how long past it a run may take in all
-# (starting the process and the VM; the lab is slow).
-WATCHDOG=0.5
-LIMIT_MS=5500
-
-TIMEOUT='timeout: the guest was still running'
-SHUTDOWN='stopped: KVM_EXIT_SHUTDOWN'
-INTERNAL='stopped: KVM_EXIT_INTERNAL_ERROR'
-
-# run_quiet COMMAND...: run (lib.sh) without keeping stdout, where the
-# floods go (up to megabytes of them, NUL bytes included).
-run_quiet() {
-	timeout -k 5 "$TEST_TIMEOUT" "$@" >/dev/null 2>"$SCRATCH/err" </dev/null
-	STATUS=$?
-	OUT=
-	read_text "$SCRATCH/err" ERR
-}
-
-# hostile "STEP [OPTION...]" GUEST REASON [DETAIL]: run the guest (a .bin
-# under build/) through ./STEP and check the ending: status 1, REASON and
-# DETAIL (regular expressions) on stderr, and the time it took.
-hostile() {
-	local -a cmd=($1)
-	local step=${cmd[0]} guest=$2 reason=$3 detail=${4:-} start elapsed
-	local name="$1 ${guest##*/}"
-
-	start=${EPOCHREALTIME/./}
-	run_quiet "./$step" "${cmd[@]:1}" --guest "$guest" --timeout "$WATCHDOG"
-	elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
-	if unsupported 1; then return 0; fi
-	is "$STATUS" 1 "$name: status 1" || return 0
-	like "$ERR" "$reason" "$name: $reason"
-	[ -z "$detail" ] || like "$ERR" "$detail" "$name: $detail"
-	ok "$((elapsed >= LIMIT_MS))" \
-		"$name: ended in $elapsed ms (watchdog $WATCHDOG s, limit $LIMIT_MS ms)"
-}
-
-H=build/tests/hostile
-G=build/tests/guests
+# hostile, WATCHDOG, TIMEOUT, SHUTDOWN, INTERNAL, H and G: see lib.sh.
 
 # Real mode: step 3 enters the guest once, so its first exit ends the run;
 # step 4 (and step 5 --boot, which starts its guest in real mode) run a

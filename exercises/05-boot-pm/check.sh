@@ -1,7 +1,7 @@
 # check.sh for 05-boot-pm, sourced by exercises/ex.sh (see its helpers).
 
 check() {
-	run_program --trace
+	run_program --boot --trace
 	expect_status 0 "the guest halts in 32-bit protected mode with its 42s (exit status 0)"
 	expect_line "$OUT" '^Hello from real mode\. Switching to protected mode\.\.\.$' \
 		"the guest says hello from real mode"

@@ -1,0 +1,73 @@
+# tests/testlib.sh: what the course's two checkers share, tests/lib.sh (the
+# TAP test scripts, make check) and exercises/ex.sh (the exercises'
+# checks, make exercise): running a command under a time limit, reading
+# its output, matching lines. Each reports in its own way on top of it
+# (TAP lines; the learner's ok/FAIL), as git's t/test-lib.sh keeps the
+# primitives apart from the reporting.
+#
+# Plain bash, no process where bash can do the work: in the lab, whose
+# CPU is emulated, every process costs tens of milliseconds. Safe under
+# set -e and set -u; it sets neither, and changes no directory.
+
+# run_limited SECONDS DIR COMMAND...: run COMMAND, stdin empty, stopped
+# after SECONDS (killed 5 s later if it ignores that); its stdout in OUT,
+# stderr in ERR (read_text: less the final newlines), exit status in
+# STATUS (124 or 137: the limit). DIR holds the two files meanwhile.
+run_limited() {
+	local limit=$1 dir=$2
+	shift 2
+	STATUS=0
+	timeout -k 5 "$limit" "$@" >"$dir/out" 2>"$dir/err" </dev/null || STATUS=$?
+	read_text "$dir/out" OUT
+	read_text "$dir/err" ERR
+}
+
+# read_exact FILE VAR: the file's text into VAR, every byte of it (a
+# text file: bash stops at a NUL), without a process; printf '%s' "$VAR"
+# writes the same file again.
+read_exact() {
+	local read_exact_text=
+	IFS= read -r -d '' read_exact_text <"$1" || true
+	printf -v "$2" '%s' "$read_exact_text"
+}
+
+# read_text FILE VAR: the file's text into VAR, less its final newlines,
+# as $(cat FILE) gives it, without a process.
+read_text() {
+	read_exact "$1" "$2"
+	printf -v "$2" '%s' "${!2%"${!2##*[!$'\n']}"}"
+}
+
+# matches TEXT EXTENDED-REGEX: whether some line of TEXT matches, as grep
+# -E would find it (status 0 if so); the matching lines in MATCHED, and
+# how many, in MATCHES.
+matches() {
+	local line
+	MATCHED=
+	MATCHES=0
+	while IFS= read -r line; do
+		if [[ $line =~ $2 ]]; then
+			MATCHED+=${MATCHED:+$'\n'}$line
+			MATCHES=$((MATCHES + 1))
+		fi
+	done <<<"$1"
+	[ "$MATCHES" -gt 0 ]
+}
+
+# indent TEXT: the text shifted right by ten columns, at most 15 lines of
+# it (then "..."), or "(nothing)": a program's output inside a report.
+indent() {
+	local line n=0
+	if [ -z "$1" ]; then
+		echo "          (nothing)"
+		return 0
+	fi
+	while IFS= read -r line; do
+		n=$((n + 1))
+		if [ "$n" -gt 15 ]; then
+			echo "          ..."
+			break
+		fi
+		printf '          %s\n' "$line"
+	done <<<"$1"
+}
