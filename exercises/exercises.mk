@@ -75,7 +75,7 @@ $(EX_OUT)/guest.elf: $(EX_GUEST_OBJS) $(EX_LD_SCRIPT)
 $(EX_OUT)/guest.bin: $(EX_OUT)/guest.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
 
-$(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin
+$(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin $(EX_CONF)
 	$(Q)$(CC) -c -o $@ -DGUEST_NAME=$(EX_GUEST_SYMBOL) -DGUEST_FILE='"$(EX_OUT)/guest.bin"' $<
 
 $(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
