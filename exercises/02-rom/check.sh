@@ -4,7 +4,7 @@ check() {
 	local message="This is the host's ROM, read-only."
 
 	run_program --trace
-	expect_status 0 "the guest halts with its 42s (exit status 0)"
+	expect_status 0 "the guest runs to its end and leaves its 42 (exit status 0)"
 	expect_count "$OUT" "^ROM says: $message\$" 2 \
 		"the guest prints the ROM's message twice, the same before and after its writes"
 	expect_line "$OUT" '^step4: ignored a write of 1 byte\(s\) to the ROM at 0xf0000$' \

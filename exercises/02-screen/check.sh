@@ -2,7 +2,7 @@
 
 check() {
 	run_program --trace
-	expect_status 0 "the guest halts with its 42s (exit status 0)"
+	expect_status 0 "the guest runs to its end and leaves its 42 (exit status 0)"
 	expect_line "$OUT" '^slot 1: guest 0x000b8000-0x000b8fff -> host 0x[0-9a-f]+ \(screen\)$' \
 		"the memory map shows slot 1 at guest-physical 0xb8000, one page"
 	expect_line "$OUT" '^screen row  0 \(colour 0x1f\): Hello from the guest, on the screen at 0xB8000$' \
