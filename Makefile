@@ -84,6 +84,7 @@ step4_GUESTS :=	real16
 step5_GUESTS :=	hello32 boot16
 step6_GUESTS :=	hello32
 step7_GUESTS :=	hello64
+step8_GUESTS :=	devices64
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -120,6 +121,11 @@ $(BUILD)/guest/boot16.elf: $(BUILD)/guest/boot16.o $(BUILD)/guest/hello.32.o gue
 	$(Q)$(GUEST_LD) -m elf_i386 -T guest/guest.ld -e boot16_start -o $@ $(filter %.o,$^)
 
 $(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+# Step 8's guest: drivers for the UART and the sysregs, 64-bit.
+$(BUILD)/guest/devices64.elf: $(BUILD)/guest/devices.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 

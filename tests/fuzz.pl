@@ -30,7 +30,7 @@ use POSIX qw(WNOHANG);
 # which images it gets.
 my %STEP_MODE = (step3 => 'real', step4 => 'real', step5 => 'prot',
 		 'step5 --boot' => 'real', step6 => 'prot', 'step6 --pae' => 'prot',
-		 step7 => 'long');
+		 step7 => 'long', step8 => 'long');
 my $HANG_SECONDS = 10;
 # In the lab (KVM_LAB=1) every step must run: 77 is a failure there.
 my $LAB = ($ENV{KVM_LAB} // '') eq '1';
@@ -122,11 +122,12 @@ my %MODE_CODE = (
 		sub { "\xea" . lebytes(4, addr32()) . lebytes(2, pick(0, 8, 0x10, 0x18, rand32())) },
 	],
 	long => [
-		sub { "\xba" . lebytes(4, pick(0xe9, 0x60, 0x1234, rand32())) },
+		sub { "\xba" . lebytes(4, pick(0xe9, 0x60, 0x1234, 0x3f8, 0x3fd, rand32())) },
 		sub { "\x48\xb9" . lebytes(8, pick(0xffffffff, 0xffffffffffffffff, rand32())) },
 		sub { "\x48\xb8" . lebytes(8, pick(0x8000000000000000, 0xffffffff80000000,
 			0x80050033, 0x20, addr32(), rand32() << 32 | rand32())) },
 		sub { "\x48\xbf" . lebytes(8, addr32()) }, sub { "\x48\xbe" . lebytes(8, addr32()) },
+		sub { "\x48\xbf" . lebytes(8, 0xd0000000 + (rand32() & 0x1f)) },
 		"\x48\x89\x07", "\x48\x8b\x07", "\xff\xe0", "\xff\xd0", "\xf3\x48\xab",
 		"\x48\x0f\xc7\x0f", "\x48\xcf", "\x0f\x01\xf8", "\x48\x0f\xae\x2f",
 		"\x0f\x22\xe0", "\x0f\x01\x10",

@@ -61,18 +61,38 @@ for step in step5 step6 "step6 --pae"; do
 	hostile "$step" $H/prot-page-table-overwrite.bin "$SHUTDOWN"
 done
 
-# Long mode: step 7, whose page tables map the first 2 MiB (RAM) only.
-hostile step7 $H/long-loop.bin "$TIMEOUT"
-hostile step7 $H/long-port-flood.bin "$TIMEOUT"
-hostile step7 $H/long-rep-outsb.bin "$TIMEOUT|$SHUTDOWN"
-hostile step7 $H/long-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
-hostile step7 $H/long-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x200000'
-hostile step7 $H/long-jump-unmapped.bin "$SHUTDOWN"
-hostile step7 $H/long-jump-noncanonical.bin "$SHUTDOWN"
-hostile step7 $H/long-jump-mmio.bin "$INTERNAL" '0x200000\)?: \(no RAM there\)'
-hostile step7 $H/long-page-table-overwrite.bin "$SHUTDOWN"
-hostile step7 $H/long-gdt-overwrite.bin "$SHUTDOWN"
-hostile step7 $H/long-clear-pae.bin "$SHUTDOWN"
+# Long mode: step 7, whose page tables map the first 2 MiB (RAM) only,
+# and step 8, which also maps its devices' 2 MiB at 0xd0000000 and
+# answers COM1's ports instead of the console port 0xe9: there, an out
+# to 0xe9 is a port no device claims.
+for step in step7 step8; do
+	if [ "$step" = step7 ]; then
+		console=$TIMEOUT
+		console_rep="$TIMEOUT|$SHUTDOWN"
+	else
+		console='stopped: KVM_EXIT_IO'
+		console_rep='stopped: KVM_EXIT_IO'
+	fi
+	hostile "$step" $H/long-loop.bin "$TIMEOUT"
+	hostile "$step" $H/long-port-flood.bin "$console"
+	hostile "$step" $H/long-rep-outsb.bin "$console_rep"
+	hostile "$step" $H/long-unknown-in.bin 'stopped: KVM_EXIT_IO' 'in from port 0x60 \(size 1, count 1\)'
+	hostile "$step" $H/long-mmio-read.bin 'stopped: KVM_EXIT_MMIO' 'read of 4 bytes at guest-physical 0x200000'
+	hostile "$step" $H/long-jump-unmapped.bin "$SHUTDOWN"
+	hostile "$step" $H/long-jump-noncanonical.bin "$SHUTDOWN"
+	hostile "$step" $H/long-jump-mmio.bin "$INTERNAL" '0x200000\)?: \(no RAM there\)'
+	hostile "$step" $H/long-page-table-overwrite.bin "$SHUTDOWN"
+	hostile "$step" $H/long-gdt-overwrite.bin "$SHUTDOWN"
+	hostile "$step" $H/long-clear-pae.bin "$SHUTDOWN"
+done
+
+# Step 8's devices: a UART flooded with bytes, the clock read for ever,
+# an access that runs past COM1's last port, and every register poked
+# with every size, which must end where the guest powers off.
+hostile step8 $H/long-uart-flood.bin "$TIMEOUT"
+hostile step8 $H/long-mmio-flood.bin "$TIMEOUT"
+hostile step8 $H/long-uart-wide.bin 'stopped: KVM_EXIT_IO' 'in from port 0x3fe \(size 4, count 1\)'
+hostile step8 $H/long-device-poke.bin 'the guest reports a failure: exit code 7$'
 
 plan "$TEST_NUMBER"
 finish

@@ -19,7 +19,10 @@ step6 - 0
 step6 build/tests/hostile/prot-port-flood.bin 1
 step7 - 0
 step7 build/tests/hostile/long-loop.bin 1
-step7 build/tests/hostile/long-mmio-read.bin 1"
+step7 build/tests/hostile/long-mmio-read.bin 1
+step8 - 0
+step8 build/tests/hostile/long-device-poke.bin 1
+step8 build/tests/guests/mmio-unclaimed64.bin 1"
 PER_RUN=2
 
 runs=$(printf '%s\n' "$RUNS" | wc -l)
