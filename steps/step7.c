@@ -75,6 +75,7 @@
 #define GUEST_PDPT_LOW     0x101000
 #define GUEST_PDPT_HIGH    0x102000
 #define GUEST_PD_ADDR      0x103000
+#define GUEST_TABLES       4         /* PML4, two PDPTs, PD: 0x100000-0x103fff */
 #define GUEST_STACK_TOP    0x200000
 #define GUEST_EXPECTED     42
 
@@ -137,7 +138,7 @@ struct vm {
 	struct kvm_sregs seen_sregs; /* its entry, or at the last exit handled */
 	int seen_at_exit;            /* 1: at an exit; 0: at its entry */
 	unsigned long exits;    /* how many times KVM_RUN has returned */
-	uint64_t host_tables[4][512]; /* PML4, PDPTs and PD as the host built them */
+	uint64_t host_tables[GUEST_TABLES][512]; /* the page tables as the host built them */
 };
 
 /* Print a message and exit with the given status. Every fatal error
@@ -1284,7 +1285,7 @@ static const char *guest_changed_tables(const struct vm *vm, char *buf, size_t s
 	};
 	uint64_t now;
 
-	for (int t = 0; t < 4; t++) {
+	for (int t = 0; t < GUEST_TABLES; t++) {
 		for (int i = 0; i < 512; i++) {
 			memcpy(&now, vm->mem + GUEST_PML4_ADDR + t * 0x1000 + i * 8, sizeof(now));
 			if (!((now ^ vm->host_tables[t][i]) & ~(PTE_A | PTE_D)))

@@ -86,6 +86,7 @@
 #define GUEST_PDPT_HIGH    0x102000
 #define GUEST_PD_ADDR      0x103000
 #define GUEST_PD_DEVICES   0x104000
+#define GUEST_TABLES       5         /* PML4, two PDPTs, two PDs: 0x100000-0x104fff */
 #define GUEST_STACK_TOP    0x200000
 #define GUEST_EXPECTED     42
 
@@ -120,6 +121,8 @@
 /* Page table entry bits (the same at every level; see pte()). */
 #define PTE_P              (1ull << 0) /* present */
 #define PTE_W              (1ull << 1) /* writable */
+#define PTE_A              (1ull << 5) /* accessed: set by the CPU */
+#define PTE_D              (1ull << 6) /* dirty: set by the CPU */
 #define PTE_PWT            (1ull << 3) /* write-through: no write-back cache */
 #define PTE_PCD            (1ull << 4) /* cache disable: every access goes out */
 #define PTE_PS             (1ull << 7) /* page size: in a PD, a 2 MiB page */
@@ -173,9 +176,13 @@ struct vm {
 	uint8_t *mem;           /* guest RAM, as the host sees it */
 	struct kvm_run *run;    /* the vCPU's shared page: why KVM_RUN returned */
 	size_t run_size;
+	struct kvm_regs seen_regs;   /* where the guest was last seen: at */
+	struct kvm_sregs seen_sregs; /* its entry, or at the last exit handled */
+	int seen_at_exit;            /* 1: at an exit; 0: at its entry */
 	unsigned long exits;    /* how many times KVM_RUN has returned */
 	struct uart uart;       /* COM1 */
 	struct sysregs sysregs; /* at SYSREGS_BASE */
+	uint64_t host_tables[GUEST_TABLES][512]; /* the page tables as the host built them */
 };
 
 /* Print a message and exit with the given status. Every fatal error
@@ -1719,6 +1726,95 @@ static void device_access(struct vm *vm, const struct device *d, uint64_t addres
 /* end listing: device-table */
 
 /* ------------------------------------------------------------------ */
+/* After a triple fault: the registers kept, or reset                  */
+
+/* Whether the vCPU is now in the state of a processor after RESET or
+ * INIT (Intel SDM vol. 3, "Processor State After Reset"; AMD APM vol. 2,
+ * "Processor Initialization State"): CS selector 0xf000 with base
+ * 0xffff0000, RIP 0xfff0, CR0.PE clear. No guest gets there itself: in
+ * real mode a CS of 0xf000 has base 0xf0000. AMD's KVM puts the vCPU
+ * there after a triple fault; Intel's and kvm_pvm keep its registers. */
+static int vcpu_is_reset(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return 0;
+	return s.cs.selector == 0xf000 && s.cs.base == 0xffff0000 &&
+	       r.rip == 0xfff0 && !(s.cr0 & 1);
+}
+
+/* Remember where the guest is now: at its entry point (at_exit 0), or
+ * at an exit we handled (1). A KVM that resets the vCPU after a triple
+ * fault keeps nothing of where the guest was: this is the last place
+ * known. It costs two ioctls per exit. */
+static void vcpu_remember(struct vm *vm, int at_exit)
+{
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &vm->seen_regs, "KVM_GET_REGS", "See dmesg.");
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &vm->seen_sregs, "KVM_GET_SREGS", "See dmesg.");
+	vm->seen_at_exit = at_exit;
+}
+
+/* Show the code where the guest was last seen (vcpu_remember). The vCPU
+ * has stopped for good, so we put those registers back while
+ * guest_show_code() reads them and KVM_TRANSLATE walks the guest's
+ * tables with them, then restore the reset state for the dump. */
+static void guest_show_seen_code(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &vm->seen_sregs) == 0 &&
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &vm->seen_regs) == 0)
+		guest_show_code(vm, stderr);
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &s) < 0 || ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
+		fprintf(stderr, "  (the reset state could not be put back: %s)\n", strerror(errno));
+}
+
+/* After KVM_EXIT_SHUTDOWN: say which registers the dump shows. A KVM
+ * that kept them shows the fault's, and the code at RIP; one that reset
+ * the vCPU shows nothing of the fault, so we say how to find the cause,
+ * and show the code where the guest was last seen instead. */
+static void explain_shutdown_registers(struct vm *vm)
+{
+	if (!vcpu_is_reset(vm)) {
+		fprintf(stderr, "  This KVM kept the registers, as Intel's and kvm_pvm do: the\n"
+			"  registers below are the fault's, and RIP is where it happened.\n");
+		guest_show_code(vm, stderr);
+		return;
+	}
+	fprintf(stderr, "  This KVM reset the vCPU after the shutdown, as AMD's KVM does: the\n"
+		"  registers below are the reset state (CS:RIP f000:fff0, CR2 0), not\n"
+		"  the fault's. To find the cause, run with --trace to see the last\n"
+		"  exits before the shutdown, and read the code where the guest was\n"
+		"  last seen, %s (RIP 0x%llx):\n",
+		vm->seen_at_exit ? "at its last exit" : "at its entry point, as it never exited",
+		vm->seen_regs.rip);
+	guest_show_seen_code(vm);
+}
+
+/* After the watchdog stopped the guest: the one thing to try next. A
+ * guest that never exited loops in its own code; one that exited before
+ * may be waiting for something, which its last exits tell. */
+static void timeout_advice(const struct vm *vm)
+{
+	if (!vm->seen_at_exit)
+		fprintf(stderr, "  The guest never exited: it loops in its own code, around RIP\n"
+			"  (eb fe is a jump to itself). Next: find that loop in your source,\n"
+			"  and why its way out is never taken.\n");
+	else
+		fprintf(stderr, "  The guest exited before, last at RIP 0x%llx, then looped: it may\n"
+			"  wait for something this step never gives (a port's answer, an\n"
+			"  interrupt). Next: run with --trace to see its last exits.\n",
+			vm->seen_regs.rip);
+}
+
+/* ------------------------------------------------------------------ */
 /* The watchdog                                                        */
 
 /* A guest can loop forever, and KVM_RUN would never return. The watchdog
@@ -1868,27 +1964,84 @@ static void trace_exit(struct vm *vm)
  * wrote to the sysregs' POWER_OFF, or anything else. */
 enum run_end { RUN_HALTED, RUN_POWERED_OFF, RUN_FAILED };
 
+/* The first entry of the host's page tables that the guest changed, put
+ * into buf as "changed entry N of the PML4 (at 0x...)"; NULL if none
+ * did. The accessed and dirty bits do not count: the CPU sets them
+ * itself as it walks the tables. */
+static const char *guest_changed_tables(const struct vm *vm, char *buf, size_t size)
+{
+	static const char *const names[] = {
+		"the PML4", "the low half's PDPT", "the high half's PDPT", "the PD",
+		"the devices' PD",
+	};
+	uint64_t now;
+
+	for (int t = 0; t < GUEST_TABLES; t++) {
+		for (int i = 0; i < 512; i++) {
+			memcpy(&now, vm->mem + GUEST_PML4_ADDR + t * 0x1000 + i * 8, sizeof(now));
+			if (!((now ^ vm->host_tables[t][i]) & ~(PTE_A | PTE_D)))
+				continue;
+			snprintf(buf, size, "changed entry %d of %s (at 0x%x)", i, names[t],
+				 GUEST_PML4_ADDR + t * 0x1000 + i * 8);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* What the guest changed in its own paging, put into buf for
+ * explain_shutdown, or NULL: CR3 (as it is now, or at the last exit if
+ * the KVM reset the vCPU, which lost CR3), or the host's tables. */
+static const char *guest_changed_paging(struct vm *vm, char *buf, size_t size)
+{
+	struct kvm_sregs s;
+	uint64_t cr3 = vm->seen_sregs.cr3;
+
+	if (!vcpu_is_reset(vm) && ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) == 0)
+		cr3 = s.cr3;
+	if ((cr3 & ~0xfffULL) != GUEST_PML4_ADDR) {
+		snprintf(buf, size, "loaded CR3 with 0x%llx, tables of its own",
+			 (unsigned long long)cr3);
+		return buf;
+	}
+	return guest_changed_tables(vm, buf, size);
+}
+
 /* KVM_EXIT_SHUTDOWN in long mode: almost always a page fault that had
- * nowhere to go. Whether it came before any other exit tells which kind:
- * the tables failed from the first instruction on, or only later. */
+ * nowhere to go. Whose tables to suspect: the guest's, if it changed
+ * CR3 or the host's tables; else the host's, if the fault came before any
+ * other exit; else an address they do not map. CR2 holds the address,
+ * unless the KVM reset the vCPU. */
 static void explain_shutdown(struct vm *vm)
 {
+	int reset = vcpu_is_reset(vm);
+	const char *change;
+	char buf[96];
+
 	fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT), so its\n"
-		"  first exception could not be delivered, nor the double fault after\n"
-		"  it, and the CPU shut down. In long mode the usual cause is a page\n"
-		"  fault.\n");
-	if (vm->exits == 1)
+		"  first exception could not be delivered, nor the faults that\n"
+		"  failure raised in turn (up to a double fault), and the CPU shut\n"
+		"  down. In long mode the usual cause is a page fault.\n");
+	change = guest_changed_paging(vm, buf, sizeof(buf));
+	if (change)
+		fprintf(stderr, "  The guest ran, then %s:\n"
+			"  its own change is the likely cause, not the host's tables. Check\n"
+			"  that its tables still map its code, its stack and the address it\n"
+			"  touched%s.\n", change,
+			reset ? "" : " (CR2)");
+	else if (vm->exits == 1)
 		fprintf(stderr, "  It came before any other exit, right after entry: is the code at\n"
 			"  RIP mapped? Check CR3, the PML4, PDPT and PD entries, CR4.PAE and\n"
-			"  EFER. Or the first address the guest touched is not mapped (CR2).\n");
+			"  EFER. Or the first address the guest touched is not mapped%s.\n",
+			reset ? "" : " (CR2)");
 	else
-		fprintf(stderr, "  It came after %lu other exits, so the tables worked for a while:\n"
+		fprintf(stderr, "  It came after %lu other exit%s, so the tables worked for a while:\n"
 			"  most likely an address they do not map (a jump, a read or a\n"
-			"  write); CR2 holds the address.\n", vm->exits - 1);
-	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses. (Some KVMs\n"
-		"  reset the vCPU on shutdown: the registers below may show the reset\n"
-		"  state.)\n");
-	guest_show_code(vm, stderr);
+			"  write)%s.\n", vm->exits - 1, vm->exits == 2 ? "" : "s",
+			reset ? ", or tables of the guest's own, loaded into CR3 after\n"
+			"  its last exit (the reset lost CR3)" : "; CR2 holds the address");
+	fprintf(stderr, "  --trace shows KVM_TRANSLATE of the guest's addresses.\n");
+	explain_shutdown_registers(vm);
 }
 
 /* KVM_EXIT_INTERNAL_ERROR: KVM itself gave up. The suberror says why;
@@ -1986,6 +2139,9 @@ static void explain_exit(struct vm *vm)
 	case KVM_EXIT_UNKNOWN:
 		fprintf(stderr, "  the CPU left the guest for hardware reason 0x%llx, which KVM\n"
 			"  does not handle\n", (unsigned long long)run->hw.hardware_exit_reason);
+		guest_show_code(vm, stderr);
+		fprintf(stderr, "  Next: look the hardware reason up in the CPU's list of exit\n"
+			"  reasons (Intel SDM vol. 3, appendix C; AMD APM vol. 2, appendix C).\n");
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		fprintf(stderr, "  system event type %u (1 shutdown, 2 reset, 3 crash)\n",
@@ -1995,6 +2151,8 @@ static void explain_exit(struct vm *vm)
 		fprintf(stderr, "  %s does not handle exit reason %u\n", program,
 			run->exit_reason);
 		guest_show_code(vm, stderr);
+		fprintf(stderr, "  Next: look the exit reason up in the kernel's\n"
+			"  Documentation/virt/kvm/api.rst, under struct kvm_run.\n");
 		break;
 	}
 	vcpu_dump(vm, stderr);
@@ -2004,11 +2162,14 @@ static void explain_exit(struct vm *vm)
 /* Run the vCPU until the guest halts, powers off through the sysregs,
  * or does something we do not handle. Each pass: enter the guest; when
  * KVM_RUN returns, let the device table handle an I/O or MMIO exit,
- * trace it, then judge: go on, or stop and say why. */
+ * trace it, then judge: go on, or stop and say why. After each exit
+ * handled, remember where the guest was (vcpu_remember), for a KVM that
+ * resets it on shutdown. */
 static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 {
 	int handled;
 
+	vcpu_remember(vm, 0);
 	for (;;) {
 		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR && watchdog_fired) {
@@ -2016,6 +2177,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
 					program, opt->timeout);
 				guest_show_code(vm, stderr);
+				timeout_advice(vm);
 				vcpu_dump(vm, stderr);
 				return RUN_FAILED;
 			}
@@ -2042,6 +2204,7 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			explain_exit(vm);
 			return RUN_FAILED;
 		}
+		vcpu_remember(vm, 1);
 	}
 }
 /* end listing: run-loop */
@@ -2107,6 +2270,7 @@ int main(int argc, char **argv)
 	vcpu_create(&vm);
 	guest_build_gdt(&vm);
 	guest_build_page_tables(&vm);
+	memcpy(vm.host_tables, vm.mem + GUEST_PML4_ADDR, sizeof(vm.host_tables));
 	size = guest_load(&vm, &opt, &entry);
 	vcpu_setup_long_mode(&vm);
 	vcpu_set_entry(&vm, entry);
