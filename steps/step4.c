@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The number of elements of an array (not of a pointer). */
@@ -91,6 +92,7 @@ struct vm {
 	struct kvm_regs seen_regs;   /* where the guest was last seen: at */
 	struct kvm_sregs seen_sregs; /* its entry, or at the last exit handled */
 	int seen_at_exit;            /* 1: at an exit; 0: at its entry */
+	struct timespec seen_time;   /* when (CLOCK_MONOTONIC) */
 };
 
 /* Print a message and exit with the given status. Every fatal error
@@ -822,6 +824,7 @@ static void vcpu_remember(struct vm *vm, int at_exit)
 	kvm_ioctl(vm->vcpu_fd, KVM_GET_REGS, &vm->seen_regs, "KVM_GET_REGS", "See dmesg.");
 	kvm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &vm->seen_sregs, "KVM_GET_SREGS", "See dmesg.");
 	vm->seen_at_exit = at_exit;
+	clock_gettime(CLOCK_MONOTONIC, &vm->seen_time);
 }
 
 /* Show the code where the guest was last seen (vcpu_remember). The vCPU
@@ -868,14 +871,26 @@ static void explain_shutdown_registers(struct vm *vm)
 
 /* listing: timeout-advice */
 /* After the watchdog stopped the guest: the one thing to try next. A
- * guest that never exited loops in its own code; one that exited before
- * may be waiting for something, which its last exits tell. */
+ * guest that never exited loops in its own code; one still exiting when
+ * stopped repeats something; one that exited, then went quiet for 0.1 s
+ * or more, may be waiting for something, which its last exits tell. */
 static void timeout_advice(const struct vm *vm)
 {
+	struct timespec now;
+	double quiet;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	quiet = (double)(now.tv_sec - vm->seen_time.tv_sec) +
+		(double)(now.tv_nsec - vm->seen_time.tv_nsec) / 1e9;
 	if (!vm->seen_at_exit)
 		fprintf(stderr, "  The guest never exited: it loops in its own code, around RIP\n"
 			"  (eb fe is a jump to itself). Next: find that loop in your source,\n"
 			"  and why its way out is never taken.\n");
+	else if (quiet < 0.1)
+		fprintf(stderr, "  The guest was still exiting when it was stopped (the last exit\n"
+			"  at RIP 0x%llx): it runs, but never ends. Next: run with --trace\n"
+			"  to see what it does over and over.\n",
+			vm->seen_regs.rip);
 	else
 		fprintf(stderr, "  The guest exited before, last at RIP 0x%llx, then looped: it may\n"
 			"  wait for something this step never gives (a port's answer, an\n"
