@@ -6,8 +6,8 @@
 # directory; an unknown flag), each refused with status 2 and its
 # message; a guest of 1.5 MiB of hlt, more than some have room for, run
 # (status 0) or refused as too large (2); and a few hostile guests of its mode (tests/hostile.t), each
-# ending with status 1 and a timeout or a named exit, within the
-# watchdog's time: never a signal, never a hang. 77 (this host's KVM
+# ending with status 1 and a timeout or a named exit (or, step 8's
+# device poke, the exit code it writes), within the watchdog's time: never a signal, never a hang. 77 (this host's KVM
 # cannot run it: chapter 6 on kvm_pvm) skips natively and fails in the
 # lab.
 #
@@ -18,12 +18,14 @@
 
 # Each exercise's mode: how its program runs a guest file, which decides
 # the hostile guests it gets. real: 16-bit at 0x1000 (steps 3 and 4, and
-# step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7.
+# step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7;
+# devices: step 8, long mode with its UART and sysregs.
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
 	[05-relocate]=protected [06-alias]=protected [06-readonly]=protected
 	[07-exit-stats]=long [07-high-only]=long
+	[08-com2]=devices [08-uptime]=devices
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
@@ -37,6 +39,11 @@ ENDED="$TIMEOUT|stopped: KVM_EXIT_[A-Z_]+"
 HOSTILE_real="$G/loop-forever.bin $H/real-port-flood.bin $G/triple-fault.bin $H/real-mmio-write.bin"
 HOSTILE_protected="$H/prot-loop.bin $H/prot-port-flood.bin $H/prot-unknown-in.bin $H/prot-jump-unmapped.bin"
 HOSTILE_long="$H/long-loop.bin $H/long-port-flood.bin $H/long-gdt-overwrite.bin $H/long-jump-unmapped.bin"
+# Step 8's: long mode's, then floods of the UART and of the sysregs, and
+# every register of both poked with every size, which ends by writing
+# exit code 7 to POWER_OFF: that ending too, for them.
+HOSTILE_devices="$HOSTILE_long $H/long-uart-flood.bin $H/long-mmio-flood.bin $H/long-device-poke.bin"
+ENDED_devices="$ENDED|the guest reports a failure: exit code 7\$"
 
 # solved_program EX: the path of EX's solved program, built ahead under
 # build/exercises-ci/EX/build-solved (brought up to date here, natively).
@@ -93,8 +100,9 @@ for ex in $(exercises/ex.sh list); do
 	bad_guest_files "$ex" "$program" "$@"
 	big_guest "$ex" "$program" "$@"
 	hostile_list=HOSTILE_$mode
+	ended=ENDED_$mode
 	for guest in ${!hostile_list}; do
-		hostile "$program $*" "$guest" "$ENDED"
+		hostile "$program $*" "$guest" "${!ended:-$ENDED}"
 	done
 done
 
