@@ -2330,9 +2330,10 @@ static const char *guest_changed_paging(struct vm *vm, char *buf, size_t size)
 /* listing: shutdown-idt */
 /* A triple fault, and the IDT: with none (IDTR's limit 0: the host
  * starts the guest so), the first exception or interrupt could not be
- * delivered; with one, an exception came while the CPU delivered
- * another, a double fault, and a third while it delivered that. Says
- * which; returns 1 when the guest had an IDT (the rest is about it). */
+ * delivered (an interrupt, if IF is on); with one, an exception came
+ * while the CPU delivered another, a double fault, and a third while
+ * it delivered that. Says which; returns 1 when that explains it all,
+ * 0 when the page tables are to blame (explain_shutdown goes on). */
 static int explain_shutdown_idt(struct vm *vm, int reset)
 {
 	struct kvm_sregs s = vm->seen_sregs;
@@ -2341,14 +2342,21 @@ static int explain_shutdown_idt(struct vm *vm, int reset)
 	if (!reset && (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
 		       ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0))
 		s = vm->seen_sregs;
-	if (s.idt.limit == 0) {
+	if (s.idt.limit == 0 && (reset || !(r.rflags & 0x200))) {
 		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT: limit 0), so\n"
-			"  its first exception, or its first interrupt once it enabled them\n"
-			"  (sti%s), could not be delivered, nor the faults that failure\n"
-			"  raised in turn (up to a double fault), and the CPU shut down.\n"
-			"  In long mode the usual cause is a page fault, or an interrupt.\n",
-			!reset && (r.rflags & 0x200) ? ": IF is 1 now" : "");
+			"  its first exception, or its first interrupt if it enabled them\n"
+			"  (sti), could not be delivered, nor the faults that failure raised\n"
+			"  in turn (up to a double fault), and the CPU shut down. In long\n"
+			"  mode the usual cause is a page fault, or an interrupt.\n");
 		return 0;
+	}
+	if (s.idt.limit == 0) {
+		fprintf(stderr, "  a triple fault: the guest enabled interrupts (sti: IF is 1) with no\n"
+			"  interrupt table (IDT: limit 0). The first interrupt, from the PIT\n"
+			"  or the UART, could not be delivered (#GP), nor that fault, nor the\n"
+			"  double fault, and the CPU shut down. Load an IDT (lidt) before sti.\n");
+		explain_shutdown_registers(vm);
+		return 1;
 	}
 	fprintf(stderr, "  a triple fault: the guest has an IDT (0x%llx, limit 0x%x), yet an\n"
 		"  exception came while the CPU delivered another (a double fault:\n"
@@ -2515,9 +2523,10 @@ static void explain_exit(struct vm *vm)
 /* After the watchdog: what the interrupt hardware in the kernel says
  * (KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_MP_STATE), for a guest that
  * waits for an interrupt that never comes, or gets too many: a line in
- * service that was never ended (no EOI), the timer's lines masked, a
- * PIT so fast its interrupts leave no time for anything else. */
-static void explain_interrupts(struct vm *vm)
+ * service that was never ended (no EOI), a PIT so fast its interrupts
+ * leave no time for anything else, a sleep nothing wakes. Returns 1
+ * when it named the cause, 0 when the guest runs (timeout_advice). */
+static int explain_interrupts(struct vm *vm)
 {
 	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
 	struct kvm_pic_state *pic = &chip.chip.pic;
@@ -2529,7 +2538,7 @@ static void explain_interrupts(struct vm *vm)
 	    ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_MP_STATE, &mp) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0)
-		return;
+		return 0;
 	fprintf(stderr, "  the interrupts: the vCPU %s, IF %d; the PIC: vectors from 0x%02x,\n"
 		"  mask (IMR) 0x%02x, requests (IRR) 0x%02x, in service (ISR) 0x%02x; the PIT's\n"
 		"  channel 0 counts from %u (mode %u)\n",
@@ -2546,9 +2555,12 @@ static void explain_interrupts(struct vm *vm)
 			"  %u), more than 1000: the guest does little but enter and leave its\n"
 			"  handler. Program a divisor of 1193 or more (11932: 100 Hz).\n",
 			1193182 / pit.channels[0].count, pit.channels[0].count);
-	else if (mp.mp_state == KVM_MP_STATE_HALTED && (regs.rflags & 0x200))
+	else if (mp.mp_state == KVM_MP_STATE_HALTED)
 		fprintf(stderr, "  It sleeps in hlt with interrupts on, and none comes: is the PIC\n"
 			"  programmed, the line unmasked, the device (PIT, UART) started?\n");
+	else
+		return 0;
+	return 1;
 }
 /* end listing: explain-interrupts */
 
@@ -2607,8 +2619,8 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 				fprintf(stderr, "%s: timeout: the guest was still running after %g s\n",
 					program, opt->timeout);
 				guest_show_code(vm, stderr);
-				timeout_advice(vm);
-				explain_interrupts(vm);
+				if (!explain_interrupts(vm))
+					timeout_advice(vm);
 				vcpu_dump(vm, stderr);
 				return RUN_FAILED;
 			}
