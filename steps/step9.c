@@ -1993,7 +1993,7 @@ static volatile sig_atomic_t terminal_raw;
 static void terminal_restore(void)
 {
 	if (terminal_raw)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &terminal_saved);
+		tcsetattr(STDIN_FILENO, TCSANOW, &terminal_saved);
 	terminal_raw = 0;
 }
 
@@ -2024,7 +2024,7 @@ static int terminal_raw_mode(void)
 	atexit(terminal_restore);
 	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
 		signal(fatal[i], terminal_signal);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) < 0)
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
 		return 0;
 	terminal_raw = 1;
 	return 1;
