@@ -23,10 +23,11 @@
 
 /* Where the host looks for the results (guest/guest.ld puts them at
  * 0x400 to 0x418): the 42, the ticks counted, and the host's clock at
- * the first and at the last. */
+ * the fifth (TICK_MARK) and at the last. */
 extern volatile uint32_t guest_result;
-extern volatile uint64_t guest_ticks, guest_first_tick, guest_last_tick;
+extern volatile uint64_t guest_ticks, guest_mark_tick, guest_last_tick;
 #define RESULT         42
+#define TICK_MARK      5
 
 /* The UART at COM1 (steps/step8.c draws its registers). */
 #define COM1           0x3f8
@@ -387,16 +388,18 @@ void idle(void)
 }
 /* end listing: idle */
 
-/* IRQ 0, the PIT: one more tick. The host's clock at the first and at
- * the last are left for the host, which checks the rate. */
+/* IRQ 0, the PIT: one more tick. The host's clock at the fifth and at
+ * the last are left for the host, which checks the rate. Not the first:
+ * ticks due while the start's exits kept the vCPU busy come late, then
+ * bunched (KVM's PIT delivers each one it owes). */
 static void timer_interrupt(void)
 {
 	uint64_t now = clock_ns();
 
-	if (ticks == 0)
-		guest_first_tick = now;
-	guest_last_tick = now;
 	ticks++;
+	if (ticks == TICK_MARK)
+		guest_mark_tick = now;
+	guest_last_tick = now;
 	guest_ticks = ticks;
 }
 

@@ -59,7 +59,7 @@
  *            | (unused)                 |
  *   0x000400 | result: the guest's 42   |
  *   0x000408 | its timer ticks, and the |
- *            | clock at the first, last |
+ *            | clock at the 5th, last   |
  *   0x000500 | GDT: 3 descriptors       | <- GDTR
  *            |                          |
  *   0x001000 +--------------------------+ <- RIP
@@ -84,7 +84,7 @@
 #define GUEST_MEM_SIZE     0x200000
 #define GUEST_RESULT_ADDR  0x400
 #define GUEST_TICKS_ADDR   0x408     /* 64 bits: the ticks the guest counted */
-#define GUEST_FIRST_TICK   0x410     /* 64 bits: the sysregs' clock at the first, */
+#define GUEST_MARK_TICK    0x410     /* 64 bits: the sysregs' clock at tick 5, */
 #define GUEST_LAST_TICK    0x418     /* 64 bits: and at the last */
 #define GUEST_GDT_ADDR     0x500
 #define GUEST_LOAD_ADDR    0x1000
@@ -139,6 +139,7 @@
 #define DEFAULT_TIMEOUT    10.0   /* seconds; --timeout 0 turns it off */
 #define TIMER_HZ           100    /* the guest's PIT channel 0 */
 #define TIMER_TOLERANCE    0.10   /* the rate the host accepts: 100 Hz +-10% */
+#define TIMER_MARK         5      /* the tick the guest notes the clock at */
 #define KICK_MS            100    /* the input thread wakes the vCPU this often */
 
 /* The embedded guest: guest/interrupts.c, guest/echo.c and
@@ -2656,26 +2657,27 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 
 /* listing: tick-rate */
 /* The guest's timer: it counted ticks, and left the host's time (the
- * sysregs' clock) at the first and at the last. Their rate must be the
- * PIT's 100 Hz, within TIMER_TOLERANCE, over at least 10 ticks. Prints
- * what it finds; returns 0 when the rate is right. */
+ * sysregs' clock) at tick TIMER_MARK and at the last. Their rate must
+ * be the PIT's 100 Hz, within TIMER_TOLERANCE, over at least 10 ticks.
+ * Prints what it finds; returns 0 when the rate is right. */
 static int guest_check_ticks(struct vm *vm)
 {
-	uint64_t ticks, first_ns, last_ns;
+	uint64_t ticks, mark_ns, last_ns;
 	double seconds, hz;
 
 	memcpy(&ticks, vm->mem + GUEST_TICKS_ADDR, sizeof(ticks));
-	memcpy(&first_ns, vm->mem + GUEST_FIRST_TICK, sizeof(first_ns));
+	memcpy(&mark_ns, vm->mem + GUEST_MARK_TICK, sizeof(mark_ns));
 	memcpy(&last_ns, vm->mem + GUEST_LAST_TICK, sizeof(last_ns));
-	seconds = (double)(last_ns - first_ns) / 1e9;
-	if (ticks < 10 || first_ns == 0 || last_ns <= first_ns) {
+	seconds = (double)(last_ns - mark_ns) / 1e9;
+	if (ticks < TIMER_MARK + 10 || mark_ns == 0 || last_ns <= mark_ns) {
 		fprintf(stderr, "%s: the guest counted %llu timer ticks: too few to judge the rate\n",
 			program, (unsigned long long)ticks);
 		return 1;
 	}
-	hz = (double)(ticks - 1) / seconds;
-	printf("%s: the guest counted %llu timer ticks in %.2f s: %.1f Hz (the PIT: %d Hz +-%d%%)\n",
-	       program, (unsigned long long)ticks, seconds, hz, TIMER_HZ,
+	hz = (double)(ticks - TIMER_MARK) / seconds;
+	printf("%s: the guest counted %llu timer ticks, %llu of them in %.2f s: %.1f Hz "
+	       "(the PIT: %d Hz +-%d%%)\n", program, (unsigned long long)ticks,
+	       (unsigned long long)(ticks - TIMER_MARK), seconds, hz, TIMER_HZ,
 	       (int)(TIMER_TOLERANCE * 100));
 	if (hz < TIMER_HZ * (1 - TIMER_TOLERANCE) || hz > TIMER_HZ * (1 + TIMER_TOLERANCE)) {
 		fprintf(stderr, "%s: wrong tick rate: %.1f Hz is not %d Hz +-%d%%\n", program, hz,
