@@ -594,7 +594,6 @@ static void table_set(struct vm *vm, uint64_t table, int index, uint64_t entry)
 	memcpy(vm->mem + table + index * 8, &entry, sizeof(entry));
 }
 
-/* listing: page-tables */
 /*
  * Map the 2 MiB of RAM at virtual 0 and again at the high half, as in
  * step 7, and the devices' 2 MiB at their own physical address. A 48-bit
@@ -633,7 +632,6 @@ static void guest_build_page_tables(struct vm *vm)
 	table_set(vm, GUEST_PDPT_LOW, (SYSREGS_BASE >> 30) & 511,
 		  pte(GUEST_PD_DEVICES, PTE_P | PTE_W));
 }
-/* end listing: page-tables */
 
 /* Put the vCPU in 64-bit long mode, all in one KVM_SET_SREGS: paging on
  * with CR3 at the PML4, CR4.PAE, EFER.LME and LMA, and CS a 64-bit code
@@ -1164,7 +1162,6 @@ static void trace_translate(struct vm *vm, uint64_t virtual)
 /* ------------------------------------------------------------------ */
 /* The UART: a 16550A at COM1                                          */
 
-/* listing: uart-registers */
 /*
  * The 16550A has eight registers at eight consecutive ports, COM1's
  * 0x3f8 to 0x3ff. Some ports hold two: one the guest reads and one it
@@ -1193,9 +1190,7 @@ static void trace_translate(struct vm *vm, uint64_t virtual)
 #define UART_LSR           5
 #define UART_MSR           6
 #define UART_SCR           7
-/* end listing: uart-registers */
 
-/* listing: uart-bits */
 /*
  * IER, interrupt enable: which events may interrupt the CPU (step 9
  * wires the interrupt; here IIR only names the event). Bits 7:4 are 0.
@@ -1320,7 +1315,6 @@ static void trace_translate(struct vm *vm, uint64_t virtual)
 #define MSR_DSR            0x20
 #define MSR_RI             0x40
 #define MSR_DCD            0x80
-/* end listing: uart-bits */
 
 /* The modem lines MSR shows (bits 7:4). In loopback they are MCR's own
  * outputs, wired back; else the other end's: our standard input, there
@@ -1485,7 +1479,6 @@ static uint8_t uart_read_register(struct uart *u, unsigned offset)
 }
 /* end listing: uart-read */
 
-/* listing: uart-write */
 /* The guest writes value to the register at offset (0 to 7). LSR and
  * MSR are read-only: the chip ignores writes to them, and so do we. */
 static void uart_write_register(struct uart *u, unsigned offset, uint8_t value)
@@ -1524,7 +1517,6 @@ static void uart_write_register(struct uart *u, unsigned offset, uint8_t value)
 		break;
 	}
 }
-/* end listing: uart-write */
 
 /* listing: uart-line */
 /*
@@ -1609,7 +1601,6 @@ static const char *uart_register_name(struct vm *vm, uint64_t offset, int is_wri
 /* ------------------------------------------------------------------ */
 /* The sysregs: a memory-mapped device                                 */
 
-/* listing: sysregs */
 /*
  * Four 64-bit registers at the start of a 4 KiB page (SYSREGS_BASE),
  * each readable and writable with any size, 1, 2, 4 or 8 bytes, at any
@@ -1696,7 +1687,6 @@ static void sysregs_write(struct vm *vm, uint64_t offset, unsigned size, uint64_
 		break;
 	}
 }
-/* end listing: sysregs */
 
 /* The register at offset, by name, for --trace. */
 static const char *sysregs_register_name(struct vm *vm, uint64_t offset, int is_write)
@@ -1713,7 +1703,6 @@ static const char *sysregs_register_name(struct vm *vm, uint64_t offset, int is_
 /* ------------------------------------------------------------------ */
 /* The device table                                                    */
 
-/* listing: device-table */
 /* Which bus an access came on: an in or out instruction to an I/O port
  * (KVM_EXIT_IO), or a read or write of a physical address where there
  * is no RAM (KVM_EXIT_MMIO). */
@@ -1768,7 +1757,6 @@ static void device_access(struct vm *vm, const struct device *d, uint64_t addres
 		memcpy(data, &value, size);
 	}
 }
-/* end listing: device-table */
 
 /* ------------------------------------------------------------------ */
 /* The interrupt controllers and the timer, in the kernel              */
@@ -1802,6 +1790,36 @@ static void vm_create_irqchip(struct vm *vm)
 		die(errno == EINVAL || errno == ENOTTY ? 77 : 2,
 		    "KVM_CREATE_PIT2 failed: %s\n  This KVM cannot emulate the PIT in the"
 		    " kernel; see dmesg.", strerror(errno));
+}
+
+/* The local APIC's LVT0 register (its LINT0 pin), at its offset in
+ * struct kvm_lapic_state, and the delivery mode ExtINT. */
+#define APIC_LVT0          0x350
+#define APIC_MODE_EXTINT   0x7
+
+/*
+ * The local APIC's LINT0 pin is where the PIC's output arrives. In
+ * ExtINT mode the local APIC passes the PIC's interrupt, and its
+ * vector, straight to the processor: a PC's BIOS leaves the first
+ * processor so, and KVM's reset does too. We set it anyway, as other
+ * VMMs do, rather than rely on it. LVT0, 32 bits:
+ *
+ *   31     17  16    15    14    13   12  11  10    8 7        0
+ *  +---------+----+-----+-----+-----+----+---+-------+----------+
+ *  |    0    |mask|trig.|IRR  |pol. |busy| 0 | mode  | vector   |
+ *  +---------+----+-----+-----+-----+----+---+-------+----------+
+ *   mode 111: ExtINT (the vector comes from the PIC); mask 1: off.
+ */
+static void vcpu_setup_lapic(struct vm *vm)
+{
+	struct kvm_lapic_state lapic;
+	uint32_t lvt0;
+
+	kvm_ioctl(vm->vcpu_fd, KVM_GET_LAPIC, &lapic, "KVM_GET_LAPIC", "See dmesg.");
+	memcpy(&lvt0, lapic.regs + APIC_LVT0, sizeof(lvt0));
+	lvt0 = (lvt0 & ~(0x7u << 8 | 1u << 16)) | APIC_MODE_EXTINT << 8;
+	memcpy(lapic.regs + APIC_LVT0, &lvt0, sizeof(lvt0));
+	kvm_ioctl(vm->vcpu_fd, KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC", "See dmesg.");
 }
 /* end listing: irqchip */
 
@@ -2175,7 +2193,6 @@ static void watchdog_start(struct vm *vm, double seconds)
 /* ------------------------------------------------------------------ */
 /* The run loop                                                        */
 
-/* listing: handle-io */
 /* KVM_EXIT_IO: the guest executed in or out (or a string version of
  * them, count times). The bytes live in the kvm_run page at data_offset:
  * for "out" the guest's bytes to consume, for "in" the place to put our
@@ -2203,9 +2220,7 @@ static int vcpu_handle_io(struct vm *vm)
 			      data + (size_t)i * run->io.size);
 	return 0;
 }
-/* end listing: handle-io */
 
-/* listing: handle-mmio */
 /* KVM_EXIT_MMIO: the guest read or wrote len bytes (1 to 8) at a
  * physical address where there is no RAM. KVM's instruction emulator
  * has already decoded the instruction: we get the address, the size and
@@ -2225,9 +2240,7 @@ static int vcpu_handle_mmio(struct vm *vm)
 		      run->mmio.data);
 	return 0;
 }
-/* end listing: handle-mmio */
 
-/* listing: trace-exit */
 /* Print one exit for --trace, after it was handled: its name, the
  * details that matter, the bytes that moved (in either direction), and
  * the device and register that answered. */
@@ -2278,7 +2291,6 @@ static void trace_exit(struct vm *vm)
 		fprintf(stderr, " '%c'", value >= 0x20 && value < 0x7f ? (int)value : '.');
 	fprintf(stderr, "  %s %s\n", d->name, name);
 }
-/* end listing: trace-exit */
 
 /* Why the run ended, for main() to judge: the guest halted for good,
  * the guest wrote to the sysregs' POWER_OFF, Ctrl-A x, or anything
@@ -2441,7 +2453,6 @@ static void explain_internal_error(struct vm *vm)
 	guest_show_code(vm, stderr);
 }
 
-/* listing: explain-mmio */
 /* KVM_EXIT_MMIO that no device claims: the guest read or wrote an
  * address where there is neither RAM nor a device of the table. Say
  * where, how many bytes and, for a write, which ones. */
@@ -2461,7 +2472,6 @@ static void explain_mmio(struct vm *vm)
 	}
 	guest_show_code(vm, stderr);
 }
-/* end listing: explain-mmio */
 
 /* Say why the guest stopped when it was not a clean HLT: which exit, what
  * KVM told us about it, what it most likely means in long mode, and the
@@ -2753,6 +2763,7 @@ int main(int argc, char **argv)
 	vm_create(&vm);
 	vm_create_irqchip(&vm);
 	vcpu_create(&vm);
+	vcpu_setup_lapic(&vm);
 	guest_build_gdt(&vm);
 	guest_build_page_tables(&vm);
 	memcpy(vm.host_tables, vm.mem + GUEST_PML4_ADDR, sizeof(vm.host_tables));
