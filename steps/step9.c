@@ -2343,7 +2343,8 @@ static const char *guest_changed_paging(struct vm *vm, char *buf, size_t size)
 /* listing: shutdown-idt */
 /* A triple fault, and the IDT: with none (IDTR's limit 0: the host
  * starts the guest so), the first exception or interrupt could not be
- * delivered (an interrupt, if IF is on); with one, an exception came
+ * delivered (an interrupt, if IF is on: now, or when last seen on a
+ * KVM that reset the vCPU); with one, an exception came
  * while the CPU delivered another, a double fault, and a third while
  * it delivered that. Says which; returns 1 when that explains it all,
  * 0 when the page tables are to blame (explain_shutdown goes on). */
@@ -2355,7 +2356,7 @@ static int explain_shutdown_idt(struct vm *vm, int reset)
 	if (!reset && (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
 		       ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0))
 		s = vm->seen_sregs;
-	if (s.idt.limit == 0 && (reset || !(r.rflags & 0x200))) {
+	if (s.idt.limit == 0 && !(r.rflags & 0x200)) {
 		fprintf(stderr, "  a triple fault: the guest has no interrupt table (IDT: limit 0), so\n"
 			"  its first exception, or its first interrupt if it enabled them\n"
 			"  (sti), could not be delivered, nor the faults that failure raised\n"
@@ -2364,10 +2365,11 @@ static int explain_shutdown_idt(struct vm *vm, int reset)
 		return 0;
 	}
 	if (s.idt.limit == 0) {
-		fprintf(stderr, "  a triple fault: the guest enabled interrupts (sti: IF is 1) with no\n"
-			"  interrupt table (IDT: limit 0). The first interrupt, from the PIT\n"
-			"  or the UART, could not be delivered (#GP), nor that fault, nor the\n"
-			"  double fault, and the CPU shut down. Load an IDT (lidt) before sti.\n");
+		fprintf(stderr, "  a triple fault: the guest enabled interrupts (sti: IF is 1%s)\n"
+			"  with no interrupt table (IDT: limit 0). The first interrupt, from\n"
+			"  the PIT or the UART, could not be delivered (#GP), nor that fault,\n"
+			"  nor the double fault, and the CPU shut down. Load an IDT (lidt)\n"
+			"  before sti.\n", reset ? " at its last exit" : "");
 		explain_shutdown_registers(vm);
 		return 1;
 	}
