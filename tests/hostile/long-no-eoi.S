@@ -11,13 +11,7 @@
         .section .text.start, "ax"
         .global _start
 _start:
-        set_gate 0x20, tick
-        load_idt
-        pic_init
-        pit_start 11932
-        sti
-1:      hlt
-        jmp     1b
+        timer_guest 11932, tick
 
 /* The timer's handler, which forgets out 0x20, 0x20. */
 tick:
