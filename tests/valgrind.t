@@ -22,7 +22,10 @@ step7 build/tests/hostile/long-loop.bin 1
 step7 build/tests/hostile/long-mmio-read.bin 1
 step8 - 0
 step8 build/tests/hostile/long-device-poke.bin 1
-step8 build/tests/guests/mmio-unclaimed64.bin 1"
+step8 build/tests/guests/mmio-unclaimed64.bin 1
+step9 - 0
+step9 build/tests/hostile/long-no-eoi.bin 1
+step9 build/tests/guests/fault-pf.elf 1"
 PER_RUN=2
 
 runs=$(printf '%s\n' "$RUNS" | wc -l)
