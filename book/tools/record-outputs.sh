@@ -40,14 +40,15 @@ kvm_about() {
 	printf '%s (%sLinux %s)\n' "$1" "$where" "$(uname -r)"
 }
 
-# masked MASK FILE VAR: FILE's text into VAR, with the hex digits of the
-# lines matching MASK (book/runs' third column, an extended regex)
-# replaced by #. Pure bash: in the lab, whose CPU is emulated, every
-# process costs.
+# masked MASK FILE VAR: FILE's text into VAR, with each run of hex
+# digits in the lines matching MASK (book/runs' third column, an extended
+# regex) replaced by one #, so that 0.38 s and 1.02 s compare equal. Pure
+# bash: in the lab, whose CPU is emulated, every process costs.
 masked() {
 	local line text=
+	shopt -s extglob
 	while IFS= read -r line || [ -n "$line" ]; do
-		[ -n "$1" ] && [[ $line =~ $1 ]] && line=${line//[0-9a-f]/#}
+		[ -n "$1" ] && [[ $line =~ $1 ]] && line=${line//+([0-9a-f])/#}
 		text+=$line$'\n'
 	done <"$2"
 	printf -v "$3" '%s' "$text"
