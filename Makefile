@@ -85,6 +85,9 @@ step5_GUESTS :=	hello32 boot16
 step6_GUESTS :=	hello32
 step7_GUESTS :=	hello64
 step8_GUESTS :=	devices64
+step9_GUESTS :=	interrupts64
+# Step 9's input thread: link with -pthread (and compile with it).
+step9_LDLIBS := -pthread
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -129,6 +132,18 @@ $(BUILD)/guest/devices64.elf: $(BUILD)/guest/devices.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
+# Step 9's guest: a small kernel (the IDT, the PIC, the PIT, the UART's
+# interrupt; guest/interrupts.c and the entry points of guest/vectors.S)
+# and the program it starts (guest/echo.c), 64-bit.
+$(BUILD)/guest/%.64.o: guest/%.S | $(BUILD)/guest
+	@echo "  AS64    $@"
+	$(Q)$(CC) -m64 $(GUEST_ASFLAGS) -c -o $@ $<
+
+$(BUILD)/guest/interrupts64.elf: $(BUILD)/guest/interrupts.64.o $(BUILD)/guest/vectors.64.o \
+		$(BUILD)/guest/echo.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
 # Every guest's flat binary is its ELF with the headers stripped: the bytes
 # as they must lie in guest memory, starting at the load address.
 $(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
@@ -147,12 +162,12 @@ $(BUILD)/embed/%.o: guest/embed.S $(BUILD)/guest/%.bin | $(BUILD)/embed
 
 $(STEP_BUILD)/steps/%.o: steps/%.c | $(STEP_BUILD)/steps
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HOST_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(HOST_CFLAGS) $($(*F)_LDLIBS) -MMD -MP -c -o $@ $<
 
 .SECONDEXPANSION:
 $(STEPS): %: $(STEP_BUILD)/steps/%.o $$(addprefix $(BUILD)/embed/,$$(addsuffix .o,$$($$*_GUESTS))) $(STEP_LINKED)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(filter %.o,$^) $($@_LDLIBS)
 
 $(BUILD)/guest $(BUILD)/embed $(sort $(BUILD)/steps $(STEP_BUILD)/steps):
 	$(Q)mkdir -p $@

@@ -36,16 +36,19 @@ $(addprefix exercises-prebuild-,$(EX_NAMES)): exercises-prebuild-%:
 # starting files made elsewhere) into EX_OUT. EX_CONF (the exercise's
 # exercise.conf; EX_SRC/exercise.conf if not given) says what to build:
 #   EX_HOST       the host program's C file (a step, adapted)
-#   EX_GUEST      the guest's sources: .S files (assembled -m32; a real-mode
-#                 guest says .code16 itself) and .c files (compiled for
-#                 EX_GUEST_ARCH, 32 or 64); none if the guest is bytes in
-#                 the host's C file, as in step 3, or the step's own
+#   EX_GUEST      the guest's sources: .S and .c files, assembled and
+#                 compiled for EX_GUEST_ARCH, 32 (a real-mode guest says
+#                 .code16 itself) or 64, and rebuilt when a .h file of the
+#                 exercise changes; none if the guest is bytes in the
+#                 host's C file, as in step 3, or the step's own
 #   EX_GUEST_LD   the guest's linker script: a file in EX_SRC, or guest/...
 #   EX_GUEST_CFLAGS  more flags for the guest's C files (e.g. -mcmodel=kernel)
 #   EX_GUEST_SYMBOL  the symbol the host program knows the guest by, the
 #                 step's (e.g. guest_real16); guest_exercise if not given
 #   EX_STEP_GUESTS   the step's own embedded guests the host program also
 #                 needs, by name (e.g. hello32: build/embed/hello32.o)
+#   EX_LDLIBS     more for the host program's compile and link (step 9's
+#                 input thread: -pthread)
 # The guest's flat binary reaches the host program as the symbols
 # EX_GUEST_SYMBOL and EX_GUEST_SYMBOL_end (guest/embed.S), as in the steps.
 ifneq ($(EX_OUT),)
@@ -62,11 +65,15 @@ exercise-build: $(EX_PROGRAM)
 
 $(EX_OUT)/guest-%.o: $(EX_SRC)/%.S | $(EX_OUT)/.dir
 	@echo "  AS      $@"
-	$(Q)$(CC) -m32 $(GUEST_ASFLAGS) -c -o $@ $<
+	$(Q)$(CC) -m$(EX_GUEST_ARCH) $(GUEST_ASFLAGS) -c -o $@ $<
 
 $(EX_OUT)/guest-%.o: $(EX_SRC)/%.c | $(EX_OUT)/.dir
 	@echo "  CC$(EX_GUEST_ARCH)    $@"
 	$(Q)$(CC) -m$(EX_GUEST_ARCH) $(GUEST_CFLAGS) $(EX_GUEST_CFLAGS) -c -o $@ $<
+
+# A header of the exercise's (step 9's guest/interrupts.h) may change
+# what any of its guest's files compiles to.
+$(EX_GUEST_OBJS): $(wildcard $(EX_SRC)/*.h)
 
 $(EX_OUT)/guest.elf: $(EX_GUEST_OBJS) $(EX_LD_SCRIPT)
 	@echo "  LD      $@"
@@ -80,12 +87,12 @@ $(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin $(EX_CONF)
 
 $(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
 	@echo "  CC      $@"
-	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(HOST_CFLAGS) $(EX_LDLIBS) -c -o $@ $<
 
 $(EX_PROGRAM): $(EX_OUT)/host.o $(if $(strip $(EX_GUEST)),$(EX_OUT)/embed.o) \
 		$(patsubst %,$(BUILD)/embed/%.o,$(EX_STEP_GUESTS))
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(EX_LDLIBS)
 
 $(EX_OUT)/.dir:
 	$(Q)mkdir -p $(EX_OUT) && touch $@

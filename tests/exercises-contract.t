@@ -19,13 +19,15 @@
 # Each exercise's mode: how its program runs a guest file, which decides
 # the hostile guests it gets. real: 16-bit at 0x1000 (steps 3 and 4, and
 # step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7;
-# devices: step 8, long mode with its UART and sysregs.
+# devices: step 8, long mode with its UART and sysregs; interrupts: step
+# 9, the same devices with the PIC, the PIT and the UART's interrupt.
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
 	[05-relocate]=protected [06-alias]=protected [06-readonly]=protected
 	[07-exit-stats]=long [07-high-only]=long
 	[08-com2]=devices [08-uptime]=devices
+	[09-fast-timer]=interrupts [09-menu]=interrupts
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
@@ -44,6 +46,10 @@ HOSTILE_long="$H/long-loop.bin $H/long-port-flood.bin $H/long-gdt-overwrite.bin 
 # exit code 7 to POWER_OFF: that ending too, for them.
 HOSTILE_devices="$HOSTILE_long $H/long-uart-flood.bin $H/long-mmio-flood.bin $H/long-device-poke.bin"
 ENDED_devices="$ENDED|the guest reports a failure: exit code 7\$"
+# Step 9's: step 8's, then a timer handler without EOI, a storm of timer
+# interrupts, and interrupts enabled with no IDT.
+HOSTILE_interrupts="$HOSTILE_devices $H/long-no-eoi.bin $H/long-irq-storm.bin $H/long-sti-no-idt.bin"
+ENDED_interrupts=$ENDED_devices
 
 # solved_program EX: the path of EX's solved program, built ahead under
 # build/exercises-ci/EX/build-solved (brought up to date here, natively).

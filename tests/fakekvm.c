@@ -17,6 +17,9 @@
  *                            back, and CR2 set to $FAKE_KVM_CR2: Intel keeps
  *                            the fault's registers (the same, for a guest
  *                            that faults at the first instruction it runs)
+ *   FAKE_KVM=no-irqchip      a real KVM, but KVM_CHECK_EXTENSION answers 0
+ *                            for KVM_CAP_IRQCHIP: a KVM without the in-kernel
+ *                            interrupt controllers (step 9 exits 77)
  *
  * Every other ioctl goes to the C library's. Built by make test-prereqs
  * as build/tests/fakekvm.so; tests/lib.sh's run_fake_kvm runs a step
@@ -131,7 +134,10 @@ int ioctl(int fd, unsigned long request, ...)
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_RUN && !strncmp(mode, "shutdown-", 9))
 		return fake_run(fd, arg, !strcmp(mode, "shutdown-keep"));
-	if (!strncmp(mode, "shutdown-", 9))
+	if (!strcmp(mode, "no-irqchip") && request == KVM_CHECK_EXTENSION &&
+	    (long)arg == KVM_CAP_IRQCHIP)
+		return 0;
+	if (!strncmp(mode, "shutdown-", 9) || !strcmp(mode, "no-irqchip"))
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_GET_API_VERSION)
 		return strcmp(mode, "api-version") ? KVM_API_VERSION : 11;

@@ -4,7 +4,7 @@
 # host must survive (a runaway loop, a flood of exits, a write over the
 # page tables, a jump into nothing, ...). MODE says how a step starts it:
 # real (steps 3 and 4), prot (32-bit protected mode: steps 5 and 6) or
-# long (steps 7 and 8). Like tests/guests/, each is linked for 0x1000 and
+# long (steps 7 to 9). Like tests/guests/, each is linked for 0x1000 and
 # flattened to build/tests/hostile/NAME.bin; tests/hostile.t runs each
 # through the steps of its mode and checks how the step says it ended.
 
@@ -12,7 +12,7 @@ HOSTILE_GUESTS := $(patsubst tests/hostile/%.S,$(BUILD)/tests/hostile/%.bin,$(wi
 
 # Built by the rules in tests/tests.mk; these guests also include the
 # shared switch to protected mode.
-$(HOSTILE_GUESTS:.bin=.o): tests/hostile/enter-pm32.inc
+$(HOSTILE_GUESTS:.bin=.o): tests/hostile/enter-pm32.inc tests/hostile/idt64.inc
 
 test-prereqs: $(HOSTILE_GUESTS)
 

@@ -62,10 +62,10 @@ for step in step5 step6 "step6 --pae"; do
 done
 
 # Long mode: step 7, whose page tables map the first 2 MiB (RAM) only,
-# and step 8, which also maps its devices' 2 MiB at 0xd0000000 and
-# answers COM1's ports instead of the console port 0xe9: there, an out
-# to 0xe9 is a port no device claims.
-for step in step7 step8; do
+# and steps 8 and 9, which also map their devices' 2 MiB at 0xd0000000
+# and answer COM1's ports instead of the console port 0xe9: there, an
+# out to 0xe9 is a port no device claims.
+for step in step7 step8 step9; do
 	if [ "$step" = step7 ]; then
 		console=$TIMEOUT
 		console_rep="$TIMEOUT|$SHUTDOWN"
@@ -89,10 +89,21 @@ done
 # Step 8's devices: a UART flooded with bytes, the clock read for ever,
 # an access that runs past COM1's last port, and every register poked
 # with every size, which must end where the guest powers off.
-hostile step8 $H/long-uart-flood.bin "$TIMEOUT"
-hostile step8 $H/long-mmio-flood.bin "$TIMEOUT"
-hostile step8 $H/long-uart-wide.bin 'stopped: KVM_EXIT_IO' 'in from port 0x3fe \(size 4, count 1\)'
-hostile step8 $H/long-device-poke.bin 'the guest reports a failure: exit code 7$'
+for step in step8 step9; do
+	hostile $step $H/long-uart-flood.bin "$TIMEOUT"
+	hostile $step $H/long-mmio-flood.bin "$TIMEOUT"
+	hostile $step $H/long-uart-wide.bin 'stopped: KVM_EXIT_IO' 'in from port 0x3fe \(size 4, count 1\)'
+	hostile $step $H/long-device-poke.bin 'the guest reports a failure: exit code 7$'
+done
+
+# Step 9's interrupts: interrupts on with no IDT; a timer handler that
+# never sends EOI; a storm of timer interrupts; a fault inside a handler,
+# whose delivery faults (a double fault) and faults again. A guest that
+# halts with interrupts off ends by itself: no interrupt can wake it.
+hostile step9 $H/long-sti-no-idt.bin "$SHUTDOWN" 'enabled interrupts \(sti: IF is 1( at its last exit)?\)$'
+hostile step9 $H/long-no-eoi.bin "$TIMEOUT" '^  IRQ 0 is in service since its interrupt, and no EOI ended it'
+hostile step9 $H/long-irq-storm.bin "$TIMEOUT" '^  an interrupt storm: the PIT interrupts 596591 times a second'
+hostile step9 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, limit 0xfff\), yet an'
 
 plan "$TEST_NUMBER"
 finish

@@ -25,6 +25,25 @@ $(BUILD)/tests/%.elf: $(BUILD)/tests/%.o guest/real16.ld
 $(BUILD)/tests/%.bin: $(BUILD)/tests/%.elf
 	$(Q)$(OBJCOPY) -O binary $< $@
 
+# Step 9's exception guests: each tests/guests/fault-NAME.c is a
+# guest_main() for guest/interrupts.c, the small kernel of step 9's
+# guest, whose handlers report the exception it makes. 64-bit, linked
+# like step 9's guest (an ELF file: ./step9 --guest
+# build/tests/guests/fault-NAME.elf; the flat .bin works too).
+FAULT_GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/fault-*.c))
+
+$(BUILD)/tests/guests/fault-%.o: tests/guests/fault-%.c guest/interrupts.h
+	@echo "  CC64    $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -m64 $(GUEST_CFLAGS) -Iguest -c -o $@ $<
+
+$(BUILD)/tests/guests/fault-%.elf: $(BUILD)/tests/guests/fault-%.o $(BUILD)/guest/interrupts.64.o \
+		$(BUILD)/guest/vectors.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+TEST_GUESTS += $(FAULT_GUESTS) $(FAULT_GUESTS:.elf=.bin)
+
 test-prereqs: test-guests
 
 # The book runs steps 3 to 7 with these guests (./step4 --guest

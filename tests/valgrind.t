@@ -8,7 +8,12 @@
 . "$(dirname "$0")/lib.sh"
 need_steps 4
 
-# STEP GUEST (empty: the embedded one) STATUS, per mode.
+# STEP GUEST (-: the embedded one) STATUS [TIMEOUT, default 2 s], per
+# mode. Step 9's own guest runs from its ELF file: the embedded guest
+# would have step 9 judge the PIT's rate, and under valgrind the host
+# handles exits so slowly that KVM's PIT makes up its missed ticks in
+# bursts (it reinjects them): the rate measured is off, and not for any
+# fault valgrind looks for.
 RUNS="step4 - 0
 step4 build/tests/hostile/real-port-flood.bin 1
 step4 build/tests/hostile/real-ram-edge.bin 1
@@ -22,7 +27,10 @@ step7 build/tests/hostile/long-loop.bin 1
 step7 build/tests/hostile/long-mmio-read.bin 1
 step8 - 0
 step8 build/tests/hostile/long-device-poke.bin 1
-step8 build/tests/guests/mmio-unclaimed64.bin 1"
+step8 build/tests/guests/mmio-unclaimed64.bin 1
+step9 build/guest/interrupts64.elf 0 30
+step9 build/tests/hostile/long-no-eoi.bin 1
+step9 build/tests/guests/fault-pf.elf 1"
 PER_RUN=2
 
 runs=$(printf '%s\n' "$RUNS" | wc -l)
@@ -44,9 +52,9 @@ if [ -n "$why" ]; then
 fi
 
 TEST_TIMEOUT=300
-while read -r step guest status; do
+while read -r step guest status timeout; do
 	args=()
-	[ "$guest" = - ] || args=(--guest "$guest" --timeout 2)
+	[ "$guest" = - ] || args=(--guest "$guest" --timeout "${timeout:-2}")
 	run valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 		--error-exitcode=99 "./$step" "${args[@]}"
 	name="valgrind $step ${guest##*/}"

@@ -1,0 +1,69 @@
+# check.sh for 09-fast-timer, sourced by exercises/ex.sh (see its helpers).
+# The program embeds the exercise's guest in place of step 9's own, and
+# checks its ticks' rate itself.
+
+# The PIT's divisor for 1000 Hz: 1193182 / 1000, rounded (0x4a9).
+DIVISOR=1193
+
+# run_held SECONDS: run the program with its standard input a pipe that
+# stays open for SECONDS, then closes: the guest counts ticks until the
+# UART's carrier drops, and the host measures their rate over that time.
+run_held() {
+	local program=$PROGRAM
+	PROGRAM=sh run_program -c 'sleep "$1" | "$0"' "$program" "$1"
+}
+
+# again_if_late COMMAND...: run COMMAND (a run_* above), and again, up
+# to three times in all, while the host's rate check alone failed. The
+# host measures the guest's ticks by its own clock: on a loaded machine,
+# where the vCPU's thread waits for a CPU, the ticks come late, then
+# bunched, and a right rate can measure wrong. A wrong rate fails every
+# time.
+again_if_late() {
+	local tries=1
+	"$@"
+	while [ "$tries" -lt 3 ] && [[ $ERR == *"wrong tick rate"* ]]; do
+		tries=$((tries + 1))
+		"$@"
+	done
+}
+
+check() {
+	local ticks= last= whole= millis= hz=0 seconds= fraction= uptime_ticks=
+
+	# 1.05 s: about 1050 ticks, whose uptime 100 Hz's two decimals
+	# would print as 1.50 s.
+	again_if_late run_held 1.05
+	expect_status 0 "the program exits 0: exit code 0, 42, and the rate it checks"
+	expect_line "$OUT" '^timer: 200 ticks took [0-9]+ ms by the host.s clock \(200 ms at 1000 Hz\)$' \
+		"the guest times 200 ticks, 200 ms at 1000 Hz"
+	if [[ $OUT =~ timer:\ 200\ ticks\ took\ ([0-9]+)\ ms ]]; then millis=${BASH_REMATCH[1]}; fi
+	expect_line "the 200 ticks took ${millis:-no} ms$( ((${millis:-0} >= 100 && ${millis:-0} <= 1000)) &&
+		echo ': 100 to 1000')" ': 100 to 1000$' \
+		"... and the host's clock says they took 100 to 1000 ms (200 at 1000 Hz)"
+
+	# The host's measure: the ticks the guest counted and the clock it
+	# noted at the 5th and the last, read from guest memory.
+	if [[ $OUT =~ counted\ ([0-9]+)\ timer\ ticks,\ the\ last\ ([0-9]+)\ in\ ([0-9]+)\.([0-9]{3})\ s ]]; then
+		ticks=${BASH_REMATCH[1]} last=${BASH_REMATCH[2]}
+		whole=${BASH_REMATCH[3]} millis=$((10#${BASH_REMATCH[4]}))
+		millis=$((whole * 1000 + millis))
+		hz=$((last * 1000 / (millis > 0 ? millis : 1)))
+	fi
+	expect_line "the guest counted ${ticks:-no} ticks, the last ${last:-?} at $hz Hz" \
+		'at (9[0-9][0-9]|10[0-9][0-9]|1100) Hz$' \
+		"the host measured the guest's ticks at 900 to 1100 Hz (its \"the last N in S s\" line)"
+	expect_line "$OUT" "^step9: the PIT's channel 0, from KVM_GET_PIT2: mode 2, divisor $DIVISOR \\(1000\\.2 Hz\\)\$" \
+		"the host read the PIT's divisor back from KVM: $DIVISOR (0x4a9), mode 2"
+	expect_line "$OUT" "^step9: exit code 0, 42, and the PIT's 1000 Hz within 10%: the guest ran as it should\$" \
+		"... and says it checked 1000 Hz"
+
+	# The uptime, by the timer: its seconds are its ticks' milliseconds.
+	if [[ $OUT =~ uptime:\ ([0-9]+)\.([0-9]+)\ s\ \(([0-9]+)\ ticks\) ]]; then
+		seconds=${BASH_REMATCH[1]} fraction=${BASH_REMATCH[2]} uptime_ticks=${BASH_REMATCH[3]}
+	fi
+	expect_line "uptime ${seconds:-?}.${fraction:-?} s, ${uptime_ticks:-?} ticks$(
+		[ ${#fraction} = 3 ] && [ $((seconds * 1000 + 10#$fraction)) = "$uptime_ticks" ] &&
+			echo ": 1 ms each")" ': 1 ms each$' \
+		"the guest's uptime has three decimals, its ticks' milliseconds"
+}
