@@ -13,7 +13,7 @@
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 33
+plan 35
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -44,6 +44,10 @@ like "$ERR" 'exit status 3' "a forged exit marker changes nothing"
 
 run lab/run cmd 'cat /sys/module/kvm_amd/parameters/npt'
 is "$STATUS" 0 "a command that succeeds: status 0"
+
+LAB_MIN_TIMER_US=2000 run lab/run cmd 'cat /sys/module/kvm/parameters/min_timer_period_us'
+like "$OUT" '^2000$' "LAB_MIN_TIMER_US sets kvm's min_timer_period_us"
+like "$ERR" 'lab: modules .*min_timer_period_us=2000' "the modules line shows it"
 
 LAB_CPU='qemu64,+svm' run lab/run cmd 'cat /sys/module/kvm_amd/parameters/npt'
 like "$OUT" '^N$' "LAB_CPU=qemu64,+svm: no nested paging (shadow paging)"
