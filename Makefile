@@ -73,7 +73,8 @@ GUEST_ASFLAGS := -g $(WARNINGS)
 LD_NO_RWX_WARNING := $(shell $(LD) --help 2>/dev/null | grep -q -- --no-warn-rwx-segments && echo --no-warn-rwx-segments)
 GUEST_LD := $(LD) -nostdlib $(LD_NO_RWX_WARNING)
 
-STEP_SOURCES := $(sort $(wildcard steps/step*.c))
+# In numeric order (step9 before step10): make run runs them so.
+STEP_SOURCES := $(shell ls steps/step*.c | sort -V)
 STEPS := $(patsubst steps/%.c,%,$(STEP_SOURCES))
 
 # Which guests each step embeds. A guest named NAME is built from
@@ -88,6 +89,7 @@ step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
+step10_LDLIBS := -pthread
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -196,9 +198,12 @@ $(BUILD)/kvm-probe: lab/kvm-probe.c
 
 # Build and run every step in order, each under a one-line header. A step
 # that exits 77 (this host's KVM cannot do it) does not stop the run.
-RUN_STEPS := for step in $(STEPS); do \
+# Step 10 needs arguments: the kernel and initramfs of make linux
+# (step10_RUN_ARGS, linux/linux.mk; hence "=": it is defined later).
+RUN_STEPS = for step in $(STEPS); do \
 		printf "\n===== %s =====\n" "$$step"; \
-		./$$step; status=$$?; \
+		args=; [ $$step != step10 ] || args="$(step10_RUN_ARGS)"; \
+		./$$step $$args; status=$$?; \
 		if [ $$status -eq 77 ]; then echo "($$step skipped: this host'"'"'s KVM cannot run it)"; \
 		elif [ $$status -ne 0 ]; then echo "$$step failed with status $$status"; exit 1; fi; \
 	done
