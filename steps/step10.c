@@ -102,6 +102,7 @@
 #define GUEST_HIGH_RAM     0x100000  /* ... to 1 MiB, RAM again from here */
 #define GUEST_TSS_ADDR     0xfffbd000UL  /* KVM_SET_TSS_ADDR: 3 pages */
 #define GUEST_IDMAP_ADDR   0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define HUGE_PAGE          0x200000  /* 2 MiB: a PD entry's page */
 
 /* --memory: how much RAM, in MiB. Below 64 MiB Linux hardly starts; the
  * RAM must end below 3 GiB, where a PC keeps its devices (the APICs). */
@@ -146,9 +147,11 @@
 #define KICK_MS            100    /* the input thread wakes the vCPU this often */
 
 /* What the kernel always gets on its command line, before --append:
- * its console on our UART (ttyS0, COM1), and on a panic, a reboot at
- * once (panic=-1, no wait), which ends the run. */
-#define BASE_CMDLINE       "console=ttyS0 panic=-1"
+ * its console on our UART (ttyS0, COM1); on a panic, a reboot at once
+ * (panic=-1, no wait), which ends the run; and no PCI bus (pci=off):
+ * there is none, and Linux would look for one port by port, each read
+ * a VM exit (3 s of the boot in the lab, measured). */
+#define BASE_CMDLINE       "console=ttyS0 panic=-1 pci=off"
 
 /* The line our initramfs's /init prints when it starts (linux/init):
  * the timeline's milestone, and what tells a boot that got there. */
@@ -514,7 +517,11 @@ static int kvm_open(void)
 /* listing: vm-create */
 /* Create the VM and give it mem_size bytes of RAM at guest-physical
  * address 0, backed by anonymous memory of ours (MAP_NORESERVE: the
- * host gives a page only when the guest first touches it). Two
+ * host gives a page only when the guest first touches it), 2 MiB-
+ * aligned and marked for transparent huge pages (MADV_HUGEPAGE), as
+ * QEMU does: KVM then maps the guest's RAM in 2 MiB pages, and Linux
+ * touching its memory for the first time costs 512 times fewer
+ * faults (a hint: without THP, 4 KiB pages, slower but the same). Two
  * addresses KVM needs on Intel only, both outside RAM: the TSS and the
  * identity-mapped page table through which VT-x without "unrestricted
  * guest" runs a vCPU in real mode or without paging (AMD's KVM accepts
@@ -525,6 +532,7 @@ static void vm_create(struct vm *vm)
 {
 	struct kvm_userspace_memory_region region;
 	uint64_t idmap = GUEST_IDMAP_ADDR;
+	void *raw;
 
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0)
 		die(2, "this KVM lacks KVM_CAP_USER_MEMORY, which every step needs");
@@ -539,11 +547,13 @@ static void vm_create(struct vm *vm)
 		kvm_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap,
 			  "KVM_SET_IDENTITY_MAP_ADDR", "See dmesg.");
 
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED)
+	raw = mmap(NULL, vm->mem_size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
 		die(2, "mmap of %llu MiB of guest memory: %s",
 		    (unsigned long long)(vm->mem_size >> 20), strerror(errno));
+	vm->mem = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	madvise(vm->mem, vm->mem_size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0,
 		.guest_phys_addr = 0,
@@ -1978,8 +1988,12 @@ static const char *cmos_register_name(struct vm *vm, uint64_t offset, int is_wri
  *   pulses the CPU's reset line. We stop there, as Firecracker does: a
  *   VM that reboots has ended its run. Before writing, Linux waits until
  *   the controller's status (port 0x64, read) says its input buffer is
- *   empty (bit 1 clear), so we answer a read with that: 0. Everything
- *   else a real controller does (the PS/2 keyboard) is not here.
+ *   empty (bit 1 clear). So a read of the status gives what an empty bus
+ *   gives, 0xff, less that bit: 0xfd. There is no keyboard behind it:
+ *   Linux's i8042 driver, probing, finds "a byte waiting" (bit 0) on and
+ *   on, reads 0xff from the data port (0x60, unclaimed) 16 times, and
+ *   decides there is no controller; a status of 0 would have it wait
+ *   for answers, seconds.
  * - reboot=t on the command line: a triple fault, KVM_EXIT_SHUTDOWN.
  */
 #define KBC_RESET           0xfe
@@ -1989,7 +2003,7 @@ static uint64_t kbc_read(struct vm *vm, uint64_t offset, unsigned size)
 	(void)vm;
 	(void)offset;
 	(void)size;
-	return 0;                       /* status: nothing in either buffer */
+	return 0xfd;                    /* status: input buffer empty (bit 1 clear) */
 }
 
 static void kbc_write(struct vm *vm, uint64_t offset, unsigned size, uint64_t value)
