@@ -2800,5 +2800,8 @@ int main(int argc, char **argv)
 	terminal_restore();
 	status = linux_ending(end);
 	timeline_print();
+	free(bf.kernel);
+	free(bf.initrd);
+	free(bf.cmdline);
 	return status;
 }

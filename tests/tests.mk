@@ -54,3 +54,7 @@ test-prereqs: test-guests
 .PHONY: test-guests
 test-guests: $(TEST_GUESTS)
 $(filter-out step1 step2,$(STEPS)): | test-guests
+
+# Step 10 boots the kernel and initramfs of make linux (linux/linux.mk):
+# tests/step10.t needs them, and so does a clean checkout's make check.
+test-prereqs: linux
