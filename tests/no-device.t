@@ -7,6 +7,8 @@
 need_steps 2
 
 mkdir "$SCRATCH/dir"
+KERNEL=build/linux/vmlinuz
+INITRD=build/linux/initramfs.cpio.gz
 printf 'not a device' >"$SCRATCH/file"
 printf '\xf4' >"$SCRATCH/hlt.bin"
 : >"$SCRATCH/denied"
@@ -35,16 +37,24 @@ for step in "${STEPS[@]}"; do
 	ln -s "$ROOT/$step" "$links/$step"
 	args=()
 	[ "$step" = step2 ] || args=(--trace --guest "$guest" --timeout 5)
+	# Step 10 takes a kernel and an initramfs (make linux), read before
+	# it opens the device: the one with the awkward name is the
+	# initramfs (step 10 looks no further than its size).
+	[ "$step" != step10 ] || args=(--trace --kernel "$ROOT/$KERNEL" --initrd "$guest" --timeout 5)
+	guest_option=--guest
+	[ "$step" != step10 ] || guest_option=--append
 
 	# The plain command line first: ./stepN and a path with no quoting.
 	argv=("./$step")
 	[ "$step" = step2 ] || argv+=(--guest "$SCRATCH/hlt.bin")
+	[ "$step" != step10 ] || argv=("./$step" --kernel "$KERNEL" --initrd "$SCRATCH/hlt.bin")
 	KVM_DEVICE=$SCRATCH/none run "${argv[@]}"
 	no_device "$step" "no KVM device" 'does not exist: the kvm module is not loaded'
 
 	# An empty argument must not vanish.
 	if [ "$step" != step2 ]; then
-		argv=("./$step" --guest '')
+		argv=("./$step" "$guest_option" '')
+		[ "$step" != step10 ] || argv=("./$step" --kernel "$KERNEL" --initrd "$SCRATCH/hlt.bin" --append '')
 		KVM_DEVICE=$SCRATCH/none run "${argv[@]}"
 		no_device "$step" "no KVM device, an empty argument" 'does not exist'
 	fi
@@ -68,6 +78,7 @@ for step in "${STEPS[@]}"; do
 	# unprivileged user if we are root (root may open anything), who
 	# cannot reach $links: the step by its path in the repository.
 	argv=("$ROOT/$step" "${args[@]}")
+	[ "$step" != step10 ] || argv=("$ROOT/$step" --trace --kernel "$ROOT/$KERNEL" --initrd "$ROOT/$INITRD")
 	if [ "$(id -u)" = 0 ]; then
 		run setpriv --reuid=65534 --regid=65534 --clear-groups \
 			env KVM_DEVICE="$SCRATCH/denied" "${argv[@]}"
