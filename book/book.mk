@@ -32,8 +32,13 @@ BOOK_PAGES := index $(BOOK_CHAPTERS)
 
 BOOK_FILTERS := $(wildcard book/filters/*.lua)
 BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard book/diagrams/*.dot))
+# Steps whose chapter is being written: book-check does not ask for it
+# yet, and their listing markers wait for it. Empty it when the chapter
+# comes (step 10: issue 15, the step first, its chapter next).
+BOOK_PENDING := step10
 # Files with listing markers: every marker in them must be shown by a chapter.
-BOOK_MARKED := $(sort $(wildcard steps/*.c guest/*.S guest/*.c guest/*.h))
+BOOK_MARKED := $(sort $(filter-out $(patsubst %,steps/%.c,$(BOOK_PENDING)),$(wildcard steps/*.c)) \
+	$(wildcard guest/*.S guest/*.c guest/*.h))
 # Everything a chapter may pull in.
 BOOK_INPUTS := $(BOOK_MARKED) $(wildcard guest/*.ld tests/golden/*.out exercises/*/README.md)
 
@@ -77,8 +82,8 @@ book-tools:
 check: book-check
 
 book-check: book
-	@echo "  CHECK   a chapter for every step and every chapter of BOOK_ORDER"
-	$(Q)for c in $(STEPS) $(BOOK_ORDER); do [ -f book/$$c.md ] || \
+	@echo "  CHECK   a chapter for every step and every chapter of BOOK_ORDER$(if $(BOOK_PENDING), (pending: $(BOOK_PENDING)))"
+	$(Q)for c in $(filter-out $(BOOK_PENDING),$(STEPS)) $(BOOK_ORDER); do [ -f book/$$c.md ] || \
 		{ echo "book-check: book/$$c.md is missing" >&2; exit 1; }; done
 	@echo "  CHECK   links and images in $(BOOK_OUT)"
 	$(Q)perl book/tools/check-links.pl $(BOOK_OUT)

@@ -451,6 +451,17 @@ local function exercises(div)
   }
 end
 
+-- A reference to step N: a link to its chapter, or, while that chapter
+-- is not written yet (a step may come before its chapter), plain text.
+local function step_ref(n, label)
+  local f = io.open(path_of("book/step" .. n .. ".md"), "r")
+  if not f then
+    return pandoc.Str(label)
+  end
+  f:close()
+  return pandoc.Link({ pandoc.Str(label) }, "#step" .. n)
+end
+
 local function ioctls_of(path)
   local lines = markers.read_lines(path_of(path))
   local found = {}
@@ -513,7 +524,7 @@ local function ioctl_index(div)
         if #users > 0 then
           users[#users + 1] = pandoc.Str(", ")
         end
-        users[#users + 1] = pandoc.Link({ pandoc.Str("step " .. s.n) }, "#step" .. s.n)
+        users[#users + 1] = step_ref(s.n, "step " .. s.n)
       end
     end
     if #users == 0 then
@@ -545,7 +556,7 @@ local function ioctl_index(div)
     for _, name in ipairs(new) do
       seen[name] = true
     end
-    local inl = { pandoc.Link({ pandoc.Str("Step " .. s.n) }, "#step" .. s.n), pandoc.Str(": ") }
+    local inl = { step_ref(s.n, "Step " .. s.n), pandoc.Str(": ") }
     if #new == 0 then
       inl[#inl + 1] = pandoc.Str("no new ioctls")
     end
