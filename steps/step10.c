@@ -227,6 +227,7 @@ struct console {
 	char last[CONSOLE_LINES][CONSOLE_LINE_MAX]; /* the last whole lines */
 	unsigned lines;                 /* how many whole lines so far */
 	int panic;                      /* a "Kernel panic" line came */
+	char panic_line[CONSOLE_LINE_MAX]; /* the first one */
 };
 
 /* The VM and its one vCPU: file descriptors, the memory we share, and
@@ -1404,8 +1405,10 @@ static void console_line(void)
 		timeline.linux_version = timeline_now();
 	if (!timeline.init_marker && strstr(line, INIT_MARKER))
 		timeline.init_marker = timeline_now();
-	if (strstr(line, "Kernel panic"))
+	if (!console.panic && strstr(line, "Kernel panic")) {
 		console.panic = 1;
+		memcpy(console.panic_line, line, CONSOLE_LINE_MAX);
+	}
 }
 
 /* One byte the guest sent through the UART (uart_transmit): to standard
@@ -2733,7 +2736,7 @@ static int linux_ending(enum run_end end)
 		"Linux reset the machine (0xfe to the keyboard controller, port 0x64): a reboot");
 	if (!console.panic)
 		return 0;
-	fprintf(stderr, "%s: the kernel panicked\n", program);
+	fprintf(stderr, "%s: the kernel panicked:\n  %s\n", program, console.panic_line);
 	console_show_last();
 	return 1;
 }
