@@ -2195,9 +2195,11 @@ static int input_stopping(struct vm *vm)
 
 /* How many bytes the receive FIFO can take now: none until the guest
  * raises DTR (data terminal ready: a serial line's other end sends
- * nothing before, and a byte that came before the guest set its UART
- * up would be lost), none in loopback (the receiver hears the UART's
- * own transmitter) nor after the input ended. Waits up to KICK_MS for
+ * nothing before) and asks for receive interrupts (IER's RDI: Linux
+ * sets DTR for its console early in the boot, but empties the FIFO
+ * when the port is opened, and asks for the interrupt only then; a
+ * byte sent before would be lost), none in loopback (the receiver
+ * hears the UART's own transmitter) nor after the input ended. Waits up to KICK_MS for
  * room (the vCPU thread signals uart_room after each access). */
 static size_t input_room(struct vm *vm)
 {
@@ -2212,7 +2214,8 @@ static size_t input_room(struct vm *vm)
 	pthread_mutex_lock(&vm->uart_lock);
 	for (;;) {
 		room = uart_rx_room(u) - u->rx_count;
-		if (u->input_closed || !(u->mcr & MCR_DTR) || (u->mcr & MCR_LOOP))
+		if (u->input_closed || !(u->mcr & MCR_DTR) || !(u->ier & IER_RDI) ||
+		    (u->mcr & MCR_LOOP))
 			room = 0;
 		if (room > 0 || vm->stop_input ||
 		    pthread_cond_timedwait(&vm->uart_room, &vm->uart_lock, &until))

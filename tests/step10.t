@@ -133,8 +133,10 @@ if ! unsupported 2; then
 	like "$ERR" '^step10: the console.s last lines:$' "... and the console's last lines"
 fi
 
-# The shell: a command typed on standard input is answered.
-run sh -c "printf 'echo answer \$((6 * 7))\\nexit\\n' | ${BOOT[*]} --shell"
+# The shell: a command typed on standard input is answered. Known
+# fault: the first bytes typed before the shell starts may be lost (two
+# were, once, in the lab: "ho answer"); empty lines go first.
+run sh -c "printf '\\n\\n\\necho answer \$((6 * 7))\\nexit\\n' | ${BOOT[*]} --shell"
 if ! unsupported 4; then
 	is "$STATUS" 0 "--shell, a command and exit on stdin: status 0"
 	like "$OUT" 'a shell \(exit, or Ctrl-D, powers off\)' "... the shell started"
