@@ -88,7 +88,7 @@ book-check: book
 book-render-check: book
 	$(Q)command -v $(CHROMIUM) >/dev/null || { echo "book-render-check: $(CHROMIUM) is not installed: sudo make deps-render" >&2; exit 2; }
 	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
-	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) index step4
+	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) $(BOOK_PAGES)
 
 # EPUBCheck, the reference validator: not one error, not one warning.
 # Run through java -jar: Debian's /usr/bin/epubcheck is the jar itself,
