@@ -4,8 +4,11 @@
 #   make book-check   the book, then its chapters and links (part of make check)
 #   make book-outputs record the runs the chapters show (book/runs) on this
 #                     machine's KVM and in the lab, into book/outputs/
-#   make book-render-check  the book rendered in headless Chromium, at laptop
-#                     and phone widths (make deps-render installs Chromium)
+#   make book-render-check  every page rendered in headless Chromium, at laptop
+#                     and phone widths, each diagram's smallest text measured
+#                     (make deps-render installs Chromium)
+#   make book-epub-check  the EPUB through EPUBCheck: no error, no warning
+#                     (make deps-render installs it; it needs Java)
 #
 # How it is made (see book/README.md):
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
@@ -87,7 +90,7 @@ book-check: book
 
 book-render-check: book
 	$(Q)command -v $(CHROMIUM) >/dev/null || { echo "book-render-check: $(CHROMIUM) is not installed: sudo make deps-render" >&2; exit 2; }
-	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
+	@echo "  CHECK   every page in $(CHROMIUM) at 1280 and 400 px: diagrams fit, their text at least 11 and 9 px (screenshots in $(BOOK_CHECK_OUT))"
 	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) $(BOOK_PAGES)
 
 # EPUBCheck, the reference validator: not one error, not one warning.
