@@ -53,10 +53,18 @@ ticks=0 last=0 ms=1
 [[ $OUT =~ counted\ ([0-9]+)\ timer\ ticks,\ the\ last\ ([0-9]+)\ in\ ([0-9]+)\.([0-9]{3})\ s ]] &&
 	ticks=${BASH_REMATCH[1]} last=${BASH_REMATCH[2]} ms=$((10#${BASH_REMATCH[3]}${BASH_REMATCH[4]}))
 hz=$((last * 1000 / (ms > 0 ? ms : 1)))
-ok "$(((ticks >= 20 && ticks <= 60) ? 0 : 1))" "the guest counted 20 to 60 ticks ($ticks)"
+# How many: at least the timer check's 20 (how many more depends on how
+# fast the machine starts the guest and ends it: not asked).
+ok "$((ticks >= 20 ? 0 : 1))" "the guest counted at least the timer check's 20 ticks ($ticks)"
 ok "$(((hz >= 90 && hz <= 110) ? 0 : 1))" "... at 100 Hz +-10% ($hz Hz)"
-like "$OUT" '^uptime: 0\.[2-5][0-9] s \([2-5][0-9] ticks\); the guest slept in hlt [0-9]+ times$' \
-	"the guest prints its uptime, by the timer"
+# Its uptime, by its ticks: N ticks are N/100 s, and the host counted
+# those, or a few more that came after the guest printed.
+up=
+[[ $OUT =~ uptime:\ ([0-9]+)\.([0-9]{2})\ s\ \(([0-9]+)\ ticks\)\;\ the\ guest\ slept\ in\ hlt\ [0-9]+\ times ]] &&
+	up="${BASH_REMATCH[1]}${BASH_REMATCH[2]} ${BASH_REMATCH[3]}"
+set -- $up
+ok "$([ -n "$up" ] && [ "$((10#$1))" = "$2" ] && [ "$2" -ge 20 ] && [ "$2" -le "$ticks" ] && echo 0 || echo 1)" \
+	"the guest prints its uptime, by the timer: ${2:-no} ticks, 1/100 s each, at most the host's $ticks"
 
 # Standard input: each byte an interrupt (IRQ 4), echoed in capitals.
 run_timed sh -c "printf 'abc\\n' | ./step9"
