@@ -2655,8 +2655,14 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			handled = vcpu_handle_mmio(vm) == 0;
 		else
 			handled = 0;
-		if (opt->trace)
+		/* The input thread traces too (KVM_IRQ_LINE). stdio locks
+		 * stderr for each call, and our line takes several: hold
+		 * the lock for the whole line, or its line lands inside. */
+		if (opt->trace) {
+			flockfile(stderr);
 			trace_exit(vm);
+			funlockfile(stderr);
+		}
 
 		if (vm->sysregs.powered_off)
 			return RUN_POWERED_OFF;
