@@ -118,7 +118,9 @@ $(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/ast:
 # Graphviz starts each SVG with a document type that names SVG 1.1's DTD,
 # an external entity that EPUB 3 forbids (EPUBCheck's HTM-003, OPF-073):
 # it is taken out, for both formats, and the build fails if one remains.
-$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot | $(BOOK_OUT)/img
+# Made again when this file changes: an SVG made by an older rule (with
+# its DOCTYPE) must not outlive it.
+$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot book/book.mk | $(BOOK_OUT)/img
 	@echo "  DOT     $@"
 	$(Q)$(DOT) -Tsvg -o $@.tmp $< 2>$@.err; status=$$?; \
 	if [ $$status -ne 0 ] || [ -s $@.err ]; then cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; fi; \
