@@ -4,8 +4,11 @@
 #   make book-check   the book, then its chapters and links (part of make check)
 #   make book-outputs record the runs the chapters show (book/runs) on this
 #                     machine's KVM and in the lab, into book/outputs/
-#   make book-render-check  the book rendered in headless Chromium, at laptop
-#                     and phone widths (make deps-render installs Chromium)
+#   make book-render-check  every page rendered in headless Chromium, at laptop
+#                     and phone widths, each diagram's smallest text measured
+#                     (make deps-render installs Chromium)
+#   make book-epub-check  the EPUB through EPUBCheck: no error, no warning
+#                     (make deps-render installs it; it needs Java)
 #
 # How it is made (see book/README.md):
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
@@ -54,8 +57,9 @@ BOOK_HTML := $(patsubst %,$(BOOK_OUT)/%.html,$(BOOK_PAGES))
 BOOK_EPUB := $(BOOK_OUT)/kvm-step-by-step.epub
 
 # Chromium is for the render check alone, a large download that make check
-# does without: make deps-render installs it.
-RENDER_DEB_PACKAGES := chromium
+# does without: make deps-render installs it, and EPUBCheck (Java) for the
+# EPUB check, both run by CI (.ci/run) beside make check.
+RENDER_DEB_PACKAGES := chromium epubcheck
 .PHONY: deps-render
 deps-render:
 	$(Q)$(MAKE) --no-print-directory deps DEB_PACKAGES='$(RENDER_DEB_PACKAGES)'
@@ -65,8 +69,9 @@ help::
 	@echo '  make book-check      build the book, check its chapters and links (in make check)'
 	@echo '  make book-outputs    record the runs the chapters show, on this KVM and in the lab'
 	@echo '  make book-render-check  render it in headless Chromium (make deps-render first)'
+	@echo '  make book-epub-check    check the EPUB with EPUBCheck (make deps-render first)'
 
-.PHONY: book book-check book-render-check book-clean
+.PHONY: book book-check book-render-check book-epub-check book-clean
 book: book-tools $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 	@echo "  BOOK    $(BOOK_OUT)/index.html and $(BOOK_EPUB)"
 	@echo "  BOOK    its outputs: those recorded on $(sort $(notdir $(wildcard book/outputs/kvm_*))) in book/outputs/ (make check proves them; no KVM or QEMU needed to build)"
@@ -74,7 +79,7 @@ book: book-tools $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 # The tools the book needs, or one line that names them and make deps.
 .PHONY: book-tools
 book-tools:
-	$(Q)missing=; for tool in $(PANDOC) $(DOT); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	$(Q)missing=; for tool in $(PANDOC) $(DOT) zip unzip; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	[ -z "$$missing" ] || { echo "book:$$missing not installed: sudo make deps installs what the book needs" >&2; exit 2; }
 
 # make check builds and checks the book too (not a test in tests/: the
@@ -90,8 +95,23 @@ book-check: book
 
 book-render-check: book
 	$(Q)command -v $(CHROMIUM) >/dev/null || { echo "book-render-check: $(CHROMIUM) is not installed: sudo make deps-render" >&2; exit 2; }
-	@echo "  CHECK   rendering in $(CHROMIUM) (screenshots in $(BOOK_CHECK_OUT))"
-	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) index step4
+	@echo "  CHECK   every page in $(CHROMIUM) at 1280 and 400 px: diagrams fit, their text at least 11 and 9 px (screenshots in $(BOOK_CHECK_OUT))"
+	$(Q)CHROMIUM=$(CHROMIUM) book/tools/render-check.sh $(BOOK_OUT) $(BOOK_CHECK_OUT) $(BOOK_PAGES)
+
+# EPUBCheck, the reference validator: not one error, not one warning.
+# Run through java -jar: Debian's /usr/bin/epubcheck is the jar itself,
+# which runs only where binfmt_misc knows jars (not in containers).
+EPUBCHECK_JAR ?= /usr/share/java/epubcheck.jar
+book-epub-check: book
+	$(Q)command -v java >/dev/null && [ -f $(EPUBCHECK_JAR) ] || \
+		{ echo "book-epub-check: EPUBCheck ($(EPUBCHECK_JAR)) or java is not installed: sudo make deps-render" >&2; exit 2; }
+	@echo "  CHECK   $(BOOK_EPUB) with EPUBCheck"
+	$(Q)java -jar $(EPUBCHECK_JAR) $(BOOK_EPUB) >$(BOOK_OUT)/epubcheck.log 2>&1; \
+	grep -E '^(FATAL|ERROR|WARNING)' $(BOOK_OUT)/epubcheck.log >&2; \
+	summary=$$(grep -E '^Messages:' $(BOOK_OUT)/epubcheck.log); \
+	echo "  $$summary"; \
+	case $$summary in *" 0 fatals / 0 errors / 0 warnings "*) ;; \
+	*) echo "book-epub-check: EPUBCheck found problems (all of its output: $(BOOK_OUT)/epubcheck.log)" >&2; exit 1;; esac
 
 book-clean:
 	rm -rf $(BOOK_OUT) $(BOOK_CHECK_OUT)
@@ -100,11 +120,18 @@ $(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/ast:
 	$(Q)mkdir -p $@
 
 # 1. Diagrams. dot's warnings (a typo in an attribute) fail the build too.
-$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot | $(BOOK_OUT)/img
+# Graphviz starts each SVG with a document type that names SVG 1.1's DTD,
+# an external entity that EPUB 3 forbids (EPUBCheck's HTM-003, OPF-073):
+# it is taken out, for both formats, and the build fails if one remains.
+# Made again when this file changes: an SVG made by an older rule (with
+# its DOCTYPE) must not outlive it.
+$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot book/book.mk | $(BOOK_OUT)/img
 	@echo "  DOT     $@"
 	$(Q)$(DOT) -Tsvg -o $@.tmp $< 2>$@.err; status=$$?; \
 	if [ $$status -ne 0 ] || [ -s $@.err ]; then cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; fi; \
-	rm -f $@.err; mv $@.tmp $@
+	rm -f $@.err; perl -0pi -e 's/<!DOCTYPE[^>]*>\n?//' $@.tmp; \
+	if grep -q '<!DOCTYPE' $@.tmp; then echo "book: $@ still has a <!DOCTYPE>" >&2; rm -f $@.tmp; exit 1; fi; \
+	mv $@.tmp $@
 
 # 2. Runs: recorded by make book-outputs, on this machine's KVM when it
 # has a usable one, and always in the lab (kvm_amd): each KVM's outputs
@@ -146,10 +173,18 @@ $(BOOK_OUT)/book.css: book/book.css | $(BOOK_OUT)
 	$(Q)cp $< $@
 
 # 5. The EPUB: all chapters but the contents page (the reader makes its own).
-$(BOOK_EPUB): $(BOOK_ASTS) book/metadata.yaml book/epub.css book/filters/epub.lua $(BOOK_MARKED)
+# Its metadata: book/metadata.yaml (title, language, identifier, rights),
+# the date of the last commit (none outside a git clone: pandoc then
+# writes today's), and the accessibility metadata pandoc cannot write,
+# added afterwards by tools/epub-meta.sh.
+BOOK_DATE := $(shell git log -1 --format=%cs 2>/dev/null)
+$(BOOK_EPUB): $(BOOK_ASTS) book/metadata.yaml book/epub.css book/filters/epub.lua $(BOOK_MARKED) \
+		book/epub-accessibility.xml book/tools/epub-meta.sh
 	@echo "  EPUB    $@"
 	$(Q)$(PANDOC) --fail-if-warnings -f markdown book/metadata.yaml \
 		--lua-filter book/filters/epub.lua \
 		-M book-parts='$(filter-out %/index.json,$(BOOK_ASTS))' -M book-sources='$(BOOK_MARKED)' \
+		$(if $(BOOK_DATE),-M date=$(BOOK_DATE)) \
 		--resource-path=$(BOOK_OUT) --css book/epub.css --highlight-style=tango \
-		--epub-chapter-level=1 --toc --toc-depth=1 -o $@
+		--epub-chapter-level=1 --toc --toc-depth=1 -o $@.tmp.epub
+	$(Q)book/tools/epub-meta.sh $@.tmp.epub book/epub-accessibility.xml && mv $@.tmp.epub $@

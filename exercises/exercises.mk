@@ -26,7 +26,10 @@ exercise hint solution-diff reset:
 EX_NAMES := $(patsubst exercises/%/exercise.conf,%,$(wildcard exercises/*/exercise.conf))
 test-prereqs: exercises-prebuild
 exercises-prebuild: $(addprefix exercises-prebuild-,$(EX_NAMES))
-$(addprefix exercises-prebuild-,$(EX_NAMES)): exercises-prebuild-%:
+# After the steps and their guests: an exercise links some of the step's
+# embedded guests (EX_STEP_GUESTS), which its make would otherwise build
+# at the same time as this one (make -j), each writing the same file.
+$(addprefix exercises-prebuild-,$(EX_NAMES)): exercises-prebuild-%: all
 	$(Q)exercises/ex.sh prepare $* build/exercises-ci/$*
 .PHONY: $(addprefix exercises-prebuild-,$(EX_NAMES))
 
@@ -85,7 +88,9 @@ $(EX_OUT)/guest.bin: $(EX_OUT)/guest.elf
 $(EX_OUT)/embed.o: guest/embed.S $(EX_OUT)/guest.bin $(EX_CONF)
 	$(Q)$(CC) -c -o $@ -DGUEST_NAME=$(EX_GUEST_SYMBOL) -DGUEST_FILE='"$(EX_OUT)/guest.bin"' $<
 
-$(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) | $(EX_OUT)/.dir
+# Compiled again when the build switches between plain and SANITIZE=1
+# (STEP_LINKED changes then): the objects of one do not link in the other.
+$(EX_OUT)/host.o: $(EX_SRC)/$(EX_HOST) $(STEP_LINKED) | $(EX_OUT)/.dir
 	@echo "  CC      $@"
 	$(Q)$(CC) $(HOST_CFLAGS) $(EX_LDLIBS) -c -o $@ $<
 

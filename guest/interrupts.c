@@ -22,10 +22,11 @@
 #include "interrupts.h"
 
 /* Where the host looks for the results (guest/guest.ld puts them at
- * 0x400 to 0x418): the 42, the ticks counted, and the host's clock at
- * the fifth (TICK_MARK) and at the last. */
+ * 0x400 to 0x420): the 42, the ticks counted, the host's clock at the
+ * fifth (TICK_MARK) and at the last, and how many ticks from the fifth
+ * on came out of time. */
 extern volatile uint32_t guest_result;
-extern volatile uint64_t guest_ticks, guest_mark_tick, guest_last_tick;
+extern volatile uint64_t guest_ticks, guest_mark_tick, guest_last_tick, guest_odd_ticks;
 #define RESULT         42
 #define TICK_MARK      5
 
@@ -391,14 +392,20 @@ void idle(void)
 /* IRQ 0, the PIT: one more tick. The host's clock at the fifth and at
  * the last are left for the host, which checks the rate. Not the first:
  * ticks due while the start's exits kept the vCPU busy come late, then
- * bunched (KVM's PIT delivers each one it owes). */
+ * bunched (KVM's PIT delivers each one it owes). So does every tick due
+ * while a busy host kept the vCPU from running: a tick more than half
+ * a period early or late after the one before is counted as odd, which
+ * tells the host that this happened. */
 static void timer_interrupt(void)
 {
-	uint64_t now = clock_ns();
+	uint64_t now = clock_ns(), period = NS_PER_SECOND / TIMER_HZ, gap;
 
 	ticks++;
+	gap = now - guest_last_tick;
 	if (ticks == TICK_MARK)
 		guest_mark_tick = now;
+	if (ticks >= TICK_MARK && (gap < period / 2 || gap > period + period / 2))
+		guest_odd_ticks++;
 	guest_last_tick = now;
 	guest_ticks = ticks;
 }

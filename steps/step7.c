@@ -848,8 +848,8 @@ static void vcpu_set_entry(struct vm *vm, uint64_t entry)
 }
 
 /* Where an ELF guest may start: at a virtual address the page tables
- * map, in the low 2 MiB (identity) or, unless --no-high-half, at the
- * same 2 MiB from GUEST_HIGH_HALF on. */
+ * map: in the low 2 MiB (identity), or, with high_half, in the same
+ * 2 MiB from GUEST_HIGH_HALF on. */
 static void elf_check_entry(const char *path, uint64_t entry, int high_half)
 {
 	if (entry < GUEST_MEM_SIZE)

@@ -58,8 +58,9 @@
  *   0x000000 +--------------------------+
  *            | (unused)                 |
  *   0x000400 | result: the guest's 42   |
- *   0x000408 | its timer ticks, and the |
- *            | clock at the 5th, last   |
+ *   0x000408 | its timer ticks; the     |
+ *            | clock at the 5th, last;  |
+ *            | the ticks out of time    |
  *   0x000500 | GDT: 3 descriptors       | <- GDTR
  *            |                          |
  *   0x001000 +--------------------------+ <- RIP
@@ -85,7 +86,8 @@
 #define GUEST_RESULT_ADDR  0x400
 #define GUEST_TICKS_ADDR   0x408     /* 64 bits: the ticks the guest counted */
 #define GUEST_MARK_TICK    0x410     /* 64 bits: the sysregs' clock at tick 5, */
-#define GUEST_LAST_TICK    0x418     /* 64 bits: and at the last */
+#define GUEST_LAST_TICK    0x418     /* 64 bits: and at the last; */
+#define GUEST_ODD_TICKS    0x420     /* 64 bits: ticks out of time, from the 5th */
 #define GUEST_GDT_ADDR     0x500
 #define GUEST_LOAD_ADDR    0x1000
 #define GUEST_PML4_ADDR    0x100000
@@ -924,8 +926,8 @@ static void vcpu_set_entry(struct vm *vm, uint64_t entry)
 }
 
 /* Where an ELF guest may start: at a virtual address the page tables
- * map, in the low 2 MiB (identity) or, unless --no-high-half, at the
- * same 2 MiB from GUEST_HIGH_HALF on. */
+ * map: in the low 2 MiB (identity), or, with high_half, in the same
+ * 2 MiB from GUEST_HIGH_HALF on. */
 static void elf_check_entry(const char *path, uint64_t entry, int high_half)
 {
 	if (entry < GUEST_MEM_SIZE)
@@ -2653,8 +2655,14 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			handled = vcpu_handle_mmio(vm) == 0;
 		else
 			handled = 0;
-		if (opt->trace)
+		/* The input thread traces too (KVM_IRQ_LINE). stdio locks
+		 * stderr for each call, and our line takes several: hold
+		 * the lock for the whole line, or its line lands inside. */
+		if (opt->trace) {
+			flockfile(stderr);
 			trace_exit(vm);
+			funlockfile(stderr);
+		}
 
 		if (vm->sysregs.powered_off)
 			return RUN_POWERED_OFF;
@@ -2667,11 +2675,31 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 }
 /* end listing: run-loop */
 
+/* Ticks out of time, more than half a period early or late (the guest
+ * counts them): the vCPU could not run for a while (this machine's CPUs
+ * were busy elsewhere), then KVM delivered the ticks it owed in a
+ * burst. A rate measured across them is not the PIT's. Says so, and
+ * returns 1 then. */
+static int vcpu_was_held_up(struct vm *vm, uint64_t ticks)
+{
+	uint64_t odd;
+
+	memcpy(&odd, vm->mem + GUEST_ODD_TICKS, sizeof(odd));
+	if (odd == 0)
+		return 0;
+	fprintf(stderr, "%s: the tick rate is not judged: %llu of the last %llu ticks came out of time:\n"
+		"  the vCPU was held up (this machine was busy), then KVM delivered the\n"
+		"  ticks it owed in a burst\n", program, (unsigned long long)odd,
+		(unsigned long long)(ticks - TIMER_MARK + 1));
+	return 1;
+}
+
 /* listing: tick-rate */
 /* The guest's timer: it counted ticks, and left the host's time (the
  * sysregs' clock) at tick TIMER_MARK and at the last. Their rate must
  * be the PIT's 100 Hz, within TIMER_TOLERANCE, over at least 10 ticks.
- * Prints what it finds; returns 0 when the rate is right. */
+ * Prints what it finds; returns 0 when the rate is right, 1 when it is
+ * wrong, 2 when it cannot be judged: the vCPU was held up. */
 static int guest_check_ticks(struct vm *vm)
 {
 	uint64_t ticks, mark_ns, last_ns;
@@ -2690,6 +2718,8 @@ static int guest_check_ticks(struct vm *vm)
 	printf("%s: the guest counted %llu timer ticks, the last %llu in %.3f s\n", program,
 	       (unsigned long long)ticks, (unsigned long long)(ticks - TIMER_MARK), seconds);
 	if (hz < TIMER_HZ * (1 - TIMER_TOLERANCE) || hz > TIMER_HZ * (1 + TIMER_TOLERANCE)) {
+		if (vcpu_was_held_up(vm, ticks))
+			return 2;
 		fprintf(stderr, "%s: wrong tick rate: %.1f Hz is not %d Hz +-%d%%\n", program, hz,
 			TIMER_HZ, (int)(TIMER_TOLERANCE * 100));
 		return 1;
@@ -2739,8 +2769,14 @@ static int guest_check(struct vm *vm, const struct options *opt, enum run_end en
 			GUEST_EXPECTED);
 		return 1;
 	}
-	if (guest_check_ticks(vm))
+	switch (guest_check_ticks(vm)) {
+	case 1:
 		return 1;
+	case 2:
+		printf("%s: exit code 0 and %d: the guest ran as it should (its timer's rate\n"
+		       "  not judged)\n", program, GUEST_EXPECTED);
+		return 0;
+	}
 	printf("%s: exit code 0, %d, and the PIT's %d Hz within %d%%: the guest ran as it should\n",
 	       program, GUEST_EXPECTED, TIMER_HZ, (int)(TIMER_TOLERANCE * 100));
 	return 0;

@@ -11,7 +11,7 @@ if ! command -v pandoc >/dev/null 2>&1; then
 	echo "1..0 # SKIP pandoc is not installed (sudo make deps)"
 	exit 0
 fi
-plan 23
+plan 26
 
 filters=$ROOT/book/filters
 mkdir -p "$SCRATCH/src"
@@ -73,6 +73,14 @@ like "$ERR" 'a c block written by hand' "C pasted into a chapter by hand fails"
 
 chapter partial "$(printf '```{.c .partial}\nregs.rip = 0x1000;\n```\n')"
 is "$STATUS" 0 "a fragment marked .partial is allowed"
+
+# Figures: the alt text says what the diagram shows, not its caption again.
+chapter no-alt "$(printf '![A loop](img/loop.svg)\n')"
+like "$ERR" 'image img/loop.svg has no alt text' "a figure without alt text fails"
+chapter alt-caption "$(printf '![A loop](img/loop.svg){alt="A loop"}\n')"
+like "$ERR" 'its alt text repeats its caption' "... and so does one whose alt text is its caption"
+chapter alt "$(printf '![A loop](img/loop.svg){alt="Three boxes in a circle"}\n')"
+is "$STATUS" 0 "... a figure with alt text of its own builds"
 
 # Output blocks: a run of book/runs, as recorded on each KVM under
 # book/outputs/KVM/; each caption names its KVM, and a device error is

@@ -647,6 +647,15 @@ local function check_images(doc)
       if out_dir and not exists(out_dir .. "/" .. img.src) then
         fail("missing image " .. img.src .. " (looked for " .. out_dir .. "/" .. img.src .. ")")
       end
+      -- The caption names a figure; the alt text is what a reader who
+      -- cannot see it gets instead: what the diagram shows, in words.
+      local alt = img.attributes.alt
+      if not alt or not alt:match("%S") then
+        fail("image " .. img.src .. " has no alt text: write what the diagram shows,"
+          .. " ![caption](" .. img.src .. "){alt=\"...\"}")
+      elseif alt == stringify(img.caption) then
+        fail("image " .. img.src .. ": its alt text repeats its caption: say what the diagram shows")
+      end
     end),
   })
   rethrow()

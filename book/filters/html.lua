@@ -6,8 +6,9 @@
 -- an identifier in another chapter becomes "chapter.html#identifier".
 -- A link to an identifier no chapter has is an error, and so is a link
 -- to a file that is not part of the book. It also sets the previous and
--- next pages for the template, folds the long diffs away, and fills the
--- contents page's list of chapters.
+-- next pages for the template, folds the long diffs away, makes each
+-- figure a link to its full-size diagram, and fills the contents page's
+-- list of chapters.
 --
 -- Metadata: book-chapter (this page's name), book-order (the chapters'
 -- names in reading order, space-separated), book-info-dir (where the
@@ -130,6 +131,40 @@ local function div(d)
   end
 end
 
+-- A figure (a paragraph holding one image whose title pandoc marked
+-- "fig:"): the image becomes a link to itself, so that a diagram too
+-- small to read on a narrow screen opens full size at a touch.
+local function html_escape(s)
+  return (s:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"):gsub('"', "&quot;"))
+end
+
+local function figure(p)
+  if #p.content ~= 1 or p.content[1].t ~= "Image" then
+    return nil
+  end
+  local img = p.content[1]
+  if not img.title:match("^fig:") then
+    return nil
+  end
+  local caption = img.caption
+  img.title = img.title:gsub("^fig:", "")
+  if not img.attributes.alt then
+    img.attributes.alt = stringify(caption)
+  end
+  return {
+    pandoc.RawBlock("html", "<figure>"),
+    pandoc.Plain({
+      pandoc.RawInline("html", '<a class="figure" href="' .. html_escape(img.src)
+        .. '" title="Open the diagram full size">'),
+      img,
+      pandoc.RawInline("html", "</a>"),
+    }),
+    pandoc.Plain(pandoc.List({ pandoc.RawInline("html", "<figcaption>") }) .. caption
+      .. pandoc.List({ pandoc.RawInline("html", "</figcaption>") })),
+    pandoc.RawBlock("html", "</figure>"),
+  }
+end
+
 local function build(doc)
   chapter = stringify(doc.meta["book-chapter"])
   for name in stringify(doc.meta["book-order"]):gmatch("%S+") do
@@ -138,6 +173,7 @@ local function build(doc)
   load_infos(stringify(doc.meta["book-info-dir"]))
 
   doc = doc:walk({ Link = guarded(link), Div = guarded(div) })
+  doc = doc:walk({ Para = figure })
   rethrow()
 
   local here
