@@ -2684,8 +2684,13 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 			vcpu_handle_io(vm);
 		else if (vm->run->exit_reason == KVM_EXIT_MMIO)
 			vcpu_handle_mmio(vm);
-		if (opt->trace)
+		/* The input thread traces too (KVM_IRQ_LINE): hold stderr's
+		 * lock for our whole line, which takes several calls. */
+		if (opt->trace) {
+			flockfile(stderr);
 			trace_exit(vm);
+			funlockfile(stderr);
+		}
 		if (vm->reset)
 			return RUN_RESET;
 		if (vm->run->exit_reason != KVM_EXIT_IO && vm->run->exit_reason != KVM_EXIT_MMIO) {
