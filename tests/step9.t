@@ -25,18 +25,12 @@ is "$STATUS" 77 "a KVM without KVM_CAP_IRQCHIP: status 77"
 like "$ERR" '^step9: this KVM has no in-kernel interrupt controller \(KVM_CAP_IRQCHIP\),$' "... and says why"
 
 # run_timed COMMAND...: run, as run does, a command that runs step 9's
-# own guest, whose tick rate step 9 measures by the host's clock. On a
-# busy machine the vCPU may be held up: the ticks come late, then in a
-# burst; step 9 then says the rate is not judged (status 0), or, when it
-# cannot tell, that it is wrong. Up to three runs, until one is judged
-# right: a wrong rate fails every time.
+# own guest, whose tick rate step 9 measures by the host's clock: up to
+# three runs, until one is judged right (again_while_rate_unsure, in
+# tests/testlib.sh), each run again said in a diagnostic.
 run_timed() {
-	local try
-	for try in 1 2 3; do
-		run "$@"
-		[[ $ERR == *"rate is not judged"* || $ERR == *"wrong tick rate"* ]] || return 0
-		diag "run $try: $(printf '%s\n' "$ERR" | grep -m1 'tick rate'): again"
-	done
+	again_while_rate_unsure run "$@"
+	[ -z "$RATE_RETRIED" ] || diag "$RATE_RETRIED"
 }
 
 run_timed ./step9

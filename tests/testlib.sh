@@ -71,3 +71,21 @@ indent() {
 		printf '          %s\n' "$line"
 	done <<<"$1"
 }
+
+# again_while_rate_unsure COMMAND...: run COMMAND (the checker's own way
+# of running a program that runs step 9's guest: it sets ERR), and again,
+# up to three times in all, while the program said its guest's tick rate
+# was not judged or wrong. The host measures the ticks by its own clock:
+# on a loaded machine, where the vCPU's thread waits for a CPU, the ticks
+# come late, then in a burst, and a right rate can measure wrong (step 9
+# says "not judged" when the guest saw ticks out of time). A wrong rate
+# fails every time. The lines that made it run again: RATE_RETRIED.
+again_while_rate_unsure() {
+	local try
+	RATE_RETRIED=
+	for try in 1 2 3; do
+		"$@"
+		matches "$ERR" 'rate is not judged|wrong tick rate' || return 0
+		[ "$try" = 3 ] || RATE_RETRIED+=${RATE_RETRIED:+$'\n'}"run $try: ${MATCHED%%$'\n'*}: again"
+	done
+}

@@ -148,9 +148,6 @@ local function figure(p)
   end
   local caption = img.caption
   img.title = img.title:gsub("^fig:", "")
-  if not img.attributes.alt then
-    img.attributes.alt = stringify(caption)
-  end
   return {
     pandoc.RawBlock("html", "<figure>"),
     pandoc.Plain({

@@ -13,28 +13,13 @@ run_held() {
 	PROGRAM=sh run_program -c 'sleep "$1" | "$0"' "$program" "$1"
 }
 
-# again_if_late COMMAND...: run COMMAND (a run_* above), and again, up
-# to three times in all, while the host's rate check alone failed or
-# could not judge. The host measures the guest's ticks by its own clock:
-# on a loaded machine, where the vCPU's thread waits for a CPU, the ticks
-# come late, then bunched, and a right rate can measure wrong (step 9
-# says it is not judged when the guest saw ticks out of time). A wrong
-# rate fails every time.
-again_if_late() {
-	local tries=1
-	"$@"
-	while [ "$tries" -lt 3 ] && [[ $ERR == *"wrong tick rate"* || $ERR == *"rate is not judged"* ]]; do
-		tries=$((tries + 1))
-		"$@"
-	done
-}
-
 check() {
 	local ticks= last= whole= millis= hz=0 seconds= fraction= uptime_ticks=
 
 	# 1.05 s: about 1050 ticks, whose uptime 100 Hz's two decimals
 	# would print as 1.50 s.
-	again_if_late run_held 1.05
+	# A rate measured wrong on a busy machine: again (tests/testlib.sh).
+	again_while_rate_unsure run_held 1.05
 	expect_status 0 "the program exits 0: exit code 0, 42, and the rate it checks"
 	expect_line "$OUT" '^timer: 200 ticks took [0-9]+ ms by the host.s clock \(200 ms at 1000 Hz\)$' \
 		"the guest times 200 ticks, 200 ms at 1000 Hz"
