@@ -2667,6 +2667,10 @@ static enum run_end vcpu_run_loop(struct vm *vm, const struct options *opt)
 				fprintf(stderr, "\n%s: timeout: the guest was still running after %g s\n",
 					program, opt->timeout);
 				console_show_last();
+				if (!timeline.first_byte)
+					fprintf(stderr, "  Linux never reached its console: it hung in its decompressor or early\n"
+						"  set-up, or this KVM runs guest kernel code slowly (kvm_pvm emulates each\n"
+						"  instruction: there a boot takes many minutes; try --timeout 0).\n");
 				vcpu_dump(vm, stderr);
 				return RUN_FAILED;
 			}
