@@ -326,6 +326,28 @@ run_program() {
 	fi
 }
 
+# boot_linux_here: call before a check boots Linux (chapter 10). On a KVM
+# that emulates the guest kernel's every instruction (kvm_pvm: about
+# 1 us each, a boot of many minutes) the check ends here, SKIP (status
+# 77), as tests/step10.t skips its boots; never in the lab. Then KERNEL
+# and INITRD are make linux's, or the check FAILs saying how to make
+# them (status 1 here: the caller returns).
+boot_linux_here() {
+	if [ "${KVM_LAB:-0}" != 1 ] && [ -d /sys/module/kvm_pvm ]; then
+		echo "SKIP $EX: cannot boot Linux at speed on this host's KVM:"
+		echo "  this machine's KVM is kvm_pvm, which emulates the guest kernel (about 1 us an instruction: a boot takes many minutes)"
+		echo "  Check it in the lab, whose KVM can: make exercise EX=$EX LAB=1"
+		exit 77
+	fi
+	KERNEL=$ROOT/build/linux/vmlinuz
+	INITRD=$ROOT/build/linux/initramfs.cpio.gz
+	if [ ! -f "$KERNEL" ] || [ ! -f "$INITRD" ]; then
+		fail "the kernel and initramfs to boot" "build/linux/vmlinuz and build/linux/initramfs.cpio.gz" \
+			"not both there: make linux builds them"
+		return 1
+	fi
+}
+
 # expect_status N DESCRIPTION: the program exited with status N.
 expect_status() {
 	if [ "$STATUS" = "$1" ]; then

@@ -16,29 +16,6 @@ need_steps 3
 
 make_guest_files 3M
 
-# Step 10 has no --guest: it boots a kernel with an initramfs (make
-# linux), each refused as a guest file is when it cannot be one: missing,
-# a directory, empty, a FIFO. (The bzImage's and initramfs's own checks:
-# tests/step10.t.)
-step10_files() {
-	local opt file kernel=build/linux/vmlinuz initrd=build/linux/initramfs.cpio.gz
-	for opt in --kernel --initrd --append --memory; do
-		run ./step10 "$opt"
-		check step10 "$opt without a value" 2 "$opt needs a value"
-	done
-	for opt in kernel initramfs; do
-		for file in missing.bin:'No such file' dir:'is a directory' empty.bin:'is empty' \
-			fifo:'is not a regular file'; do
-			if [ $opt = kernel ]; then
-				TEST_TIMEOUT=2 run ./step10 --kernel "$SCRATCH/${file%%:*}" --initrd "$initrd"
-			else
-				TEST_TIMEOUT=2 run ./step10 --kernel "$kernel" --initrd "$SCRATCH/${file%%:*}"
-			fi
-			check step10 "$opt ${file%%:*}" 2 "$opt .*${file%%:*}.*: ?${file#*:}|$opt .*${file%%:*} ${file#*:}"
-		done
-	done
-}
-
 for step in "${STEPS[@]}"; do
 	run "./$step" --help
 	is "$STATUS" 0 "$step --help: status 0"
@@ -54,8 +31,9 @@ for step in "${STEPS[@]}"; do
 		run "./$step" --timeout "$bad"
 		check "$step" "--timeout '$bad'" 2 "--timeout wants a number of seconds"
 	done
+	# Step 10 has no --guest: its kernel and initramfs (lib.sh).
 	if [ "$step" = step10 ]; then
-		step10_files
+		bad_linux_files "$step" "./$step"
 		continue
 	fi
 	run "./$step" --guest

@@ -9,7 +9,9 @@
 # ending with status 1 and a timeout or a named exit (or, step 8's
 # device poke, the exit code it writes), within the watchdog's time: never a signal, never a hang. 77 (this host's KVM
 # cannot run it: chapter 6 on kvm_pvm) skips natively and fails in the
-# lab.
+# lab. Chapter 10's programs boot Linux and take no --guest: theirs is
+# step 10's contract (tests/contract.t), the unknown flag and the bad
+# kernel and initramfs files, no guest of ours.
 #
 # Natively the programs are brought up to date first (exercises/ex.sh
 # prepare, as make test-prereqs does); in the lab, whose repository is
@@ -20,7 +22,8 @@
 # the hostile guests it gets. real: 16-bit at 0x1000 (steps 3 and 4, and
 # step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7;
 # devices: step 8, long mode with its UART and sysregs; interrupts: step
-# 9, the same devices with the PIC, the PIT and the UART's interrupt.
+# 9, the same devices with the PIC, the PIT and the UART's interrupt;
+# linux: step 10, a kernel and an initramfs instead of a guest.
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
@@ -28,6 +31,7 @@ declare -A MODE=(
 	[07-exit-stats]=long [07-high-only]=long
 	[08-com2]=devices [08-uptime]=devices
 	[09-fast-timer]=interrupts [09-menu]=interrupts
+	[10-high-memory]=linux [10-cpu-name]=linux
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
@@ -102,6 +106,10 @@ for ex in $(exercises/ex.sh list); do
 
 	run "$program" "$@" --bogus
 	contract_check "$ex" "an unknown flag" 2 'unknown option "--bogus"'
+	if [ "$mode" = linux ]; then
+		bad_linux_files "$ex" "$program"
+		continue
+	fi
 	# The guest files, with the options of its mode (05-boot-pm's --boot).
 	bad_guest_files "$ex" "$program" "$@"
 	big_guest "$ex" "$program" "$@"

@@ -184,6 +184,32 @@ bad_guest_files() {
 	contract_check "$name" "a FIFO as the guest file" 2 'not a regular file'
 }
 
+# bad_linux_files NAME COMMAND...: a program that boots Linux (step 10,
+# and its exercises' programs) has no --guest: it takes a kernel and an
+# initramfs (make linux's), each refused as a guest file is when it
+# cannot be one: missing, a directory, empty, a FIFO; and each option
+# without its value. Status 2 and the message (contract_check), before
+# any VM. (The bzImage's and initramfs's own checks: tests/step10.t.)
+bad_linux_files() {
+	local name=$1 opt file kernel=build/linux/vmlinuz initrd=build/linux/initramfs.cpio.gz
+	shift
+	for opt in --kernel --initrd --append --memory; do
+		run "$@" "$opt"
+		contract_check "$name" "$opt without a value" 2 "$opt needs a value"
+	done
+	for opt in kernel initramfs; do
+		for file in missing.bin:'No such file' dir:'is a directory' empty.bin:'is empty' \
+			fifo:'is not a regular file'; do
+			if [ $opt = kernel ]; then
+				TEST_TIMEOUT=2 run "$@" --kernel "$SCRATCH/${file%%:*}" --initrd "$initrd"
+			else
+				TEST_TIMEOUT=2 run "$@" --kernel "$kernel" --initrd "$SCRATCH/${file%%:*}"
+			fi
+			contract_check "$name" "$opt ${file%%:*}" 2 "$opt .*${file%%:*}.*: ?${file#*:}|$opt .*${file%%:*} ${file#*:}"
+		done
+	done
+}
+
 # The hostile guests (tests/hostile.mk builds them), the watchdog each run
 # gets, and how long past it a run may take in all (starting the process
 # and the VM; the lab is slow). The endings a step reports on stderr:
