@@ -393,7 +393,8 @@ $1"
 }
 
 # expect_equal ACTUAL EXPECTED DESCRIPTION: the same text, exactly; a
-# difference of several lines is shown as a diff.
+# difference of several lines is shown as a diff (of files in $WORK: the
+# lab has no /dev/fd for a <(...) to name).
 expect_equal() {
 	if [ "$1" = "$2" ]; then
 		pass "$3"
@@ -402,8 +403,10 @@ expect_equal() {
 		FAILED=$((FAILED + 1))
 		echo "  FAIL  $3"
 		echo "        difference (- expected, + actual):"
-		diff -u --label expected --label actual <(printf '%s\n' "$2") \
-			<(printf '%s\n' "$1") | tail -n +3 | head -n 40 | sed 's/^/          /' || true
+		printf '%s\n' "$2" >"$WORK/expected"
+		printf '%s\n' "$1" >"$WORK/actual"
+		diff -u --label expected --label actual "$WORK/expected" "$WORK/actual" |
+			tail -n +3 | head -n 40 | sed 's/^/          /' || true
 	else
 		fail "$3" "$2" "$1"
 	fi

@@ -51,6 +51,8 @@ check() {
 
 	boot_linux_here || return 0
 	EX_TIMEOUT=300 run_program --kernel "$KERNEL" --initrd "$INITRD" --timeout 200
+	# Linux's serial console ends its lines with "\r\n" (the tty's ONLCR).
+	OUT=${OUT//$'\r'/}
 	expect_status 0 "Linux boots and powers off (exit status 0)"
 	expect_line "$OUT" "^step10-init: cpu: $BRAND\$" \
 		"/init prints the name, /proc/cpuinfo's model name: step10-init: cpu: $BRAND"

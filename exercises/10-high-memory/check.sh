@@ -49,6 +49,8 @@ check() {
 
 	boot_linux_here || return 0
 	EX_TIMEOUT=300 run_program --kernel "$KERNEL" --initrd "$INITRD" --memory 4096 --timeout 200
+	# Linux's serial console ends its lines with "\r\n" (the tty's ONLCR).
+	OUT=${OUT//$'\r'/}
 	expect_status 0 "Linux boots with --memory 4096 and powers off (exit status 0)"
 	expect_line "$OUT" '^step10-init: e820: BIOS-e820: \[mem 0x0000000000100000-0x00000000bfffffff\] usable$' \
 		"/init: Linux's e820 map has the RAM from 1 MiB to 3 GiB"
