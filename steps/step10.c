@@ -741,8 +741,8 @@ static void guest_build_page_tables(struct vm *vm)
  * KVM_SET_SREGS away, and some KVMs cannot run 32-bit code without
  * paging for long (kvm_pvm has no 32-bit paging outside long mode).
  * The 32-bit entry wants less of us (no page tables: the kernel builds
- * its own), which is why bootloaders like GRUB use it; the exercise
- * teaches it.
+ * its own), which is why bootloaders like GRUB use it; chapter 10
+ * shows what it takes.
  */
 static void vcpu_setup_entry(struct vm *vm, const struct boot_files *bf)
 {
