@@ -76,7 +76,8 @@ while IFS=$'\037' read -r name command mask flags; do
 	elif has_flag "$flags" boot; then
 		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
 		diag "the lines it compares (book/runs' MASK, masked) differ now (make book-outputs records it again):"
-		diag "$(diff -u --label recorded --label now <(printf '%s' "$then") <(printf '%s' "$now") | head -40)"
+		printf '%s' "$then" >"$SCRATCH/then" && printf '%s' "$now" >"$SCRATCH/now.txt"
+		diag "$(diff -u --label recorded --label now "$SCRATCH/then" "$SCRATCH/now.txt" | head -40)"
 	else
 		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
 		diag "it prints something else now (make book-outputs records it again):"

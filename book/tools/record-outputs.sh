@@ -101,7 +101,7 @@ update() {
 			[ "$new" = "$old" ] && cmp -s "$1/$name.status" "$2/$name.status" && continue
 		fi
 		cp "$1/$name.out" "$1/$name.status" "$2/"
-	done < <(runs)
+	done <<<"$(runs)"
 }
 
 # record DIR KIND: each run of book/runs into DIR, on the KVM KIND; a
@@ -112,6 +112,7 @@ update() {
 record() {
 	local name command mask flags status limit
 	while IFS=$'\037' read -r name command mask flags; do
+		[ -n "$name" ] || continue
 		limit=60
 		if has_flag "$flags" boot; then
 			boots "$2" || continue
@@ -120,7 +121,7 @@ record() {
 		status=0
 		timeout -k 5 "$limit" sh -c "$command" >"$1/$name.out" 2>&1 </dev/null || status=$?
 		printf '%s\n' "$status" >"$1/$name.status"
-	done < <(runs)
+	done <<<"$(runs)"
 }
 
 main() {
