@@ -136,7 +136,10 @@ $(BOOK_OUT)/img/%.svg: book/diagrams/%.dot book/book.mk | $(BOOK_OUT)/img
 # 2. Runs: recorded by make book-outputs, on this machine's KVM when it
 # has a usable one, and always in the lab (kvm_amd): each KVM's outputs
 # replace its directory in book/outputs/. Commit them; tests/book-outputs.t
-# fails until they match what the steps print.
+# fails until they match what the steps print. The lab's console carries
+# the recordings (a base64 tar) and its kernel's messages: dmesg -n 1
+# keeps those off it (a boot of Linux makes the lab's KVM report the
+# MSRs it does not handle), and only base64 lines are decoded.
 .PHONY: book-outputs
 book-outputs: $(STEPS) guests $(TEST_GUESTS) $(BUILD)/kvm-probe linux
 	$(Q)rm -rf $(BUILD)/book-outputs && mkdir -p $(BUILD)/book-outputs
@@ -147,9 +150,9 @@ book-outputs: $(STEPS) guests $(TEST_GUESTS) $(BUILD)/kvm-probe linux
 		book/tools/record-outputs.sh --update $(BUILD)/book-outputs/$$kvm book/outputs/$$kvm; \
 	else echo "  RECORD  (no usable KVM on this machine: the lab's alone)"; fi
 	@echo "  RECORD  book/outputs/kvm_amd/ (in the lab)"
-	$(Q)lab/run cmd 'book/tools/record-outputs.sh --tar' >$(BUILD)/book-outputs/lab.b64
+	$(Q)lab/run cmd 'dmesg -n 1; book/tools/record-outputs.sh --tar' >$(BUILD)/book-outputs/lab.b64
 	$(Q)mkdir -p $(BUILD)/book-outputs/kvm_amd && \
-		base64 -d <$(BUILD)/book-outputs/lab.b64 | tar -x -C $(BUILD)/book-outputs/kvm_amd && \
+		grep -E '^[A-Za-z0-9+/=]+$$' $(BUILD)/book-outputs/lab.b64 | base64 -d | tar -x -C $(BUILD)/book-outputs/kvm_amd && \
 		book/tools/record-outputs.sh --update $(BUILD)/book-outputs/kvm_amd book/outputs/kvm_amd
 	$(Q)git status --short book/outputs
 

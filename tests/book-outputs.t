@@ -60,7 +60,7 @@ book/tools/record-outputs.sh "$SCRATCH/now" >/dev/null
 while IFS=$'\037' read -r name command mask flags; do
 	recorded=book/outputs/$KVM/$name
 	if has_flag "$flags" boot && ! boots "$KVM"; then
-		skip 2 "$command: a boot of Linux, and $KVM $SLOW_KERNEL_WHY"
+		skip 2 "$command: boots Linux; $KVM $SLOW_KERNEL_WHY"
 		continue
 	fi
 	if [ ! -f "$recorded.out" ]; then

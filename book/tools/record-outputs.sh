@@ -37,7 +37,7 @@ has_flag() {
 # of Linux (a run flagged "boot") takes minutes there, and is neither
 # recorded nor compared on it. book/filters/book.lua has the same list.
 SLOW_KERNEL_KVMS="kvm_pvm"
-SLOW_KERNEL_WHY="emulates a guest's kernel code (about 1 us an instruction): a boot of Linux takes minutes there, so the lab records and compares it"
+SLOW_KERNEL_WHY="emulates a guest's kernel code, about 1 us an instruction, and a boot takes minutes: the lab records and compares it"
 
 # boots KIND: whether a run flagged "boot" runs on this KVM.
 boots() {
