@@ -146,12 +146,14 @@
 #define DEFAULT_TIMEOUT    60.0   /* seconds; --timeout 0 turns it off */
 #define KICK_MS            100    /* the input thread wakes the vCPU this often */
 
+/* listing: base-cmdline */
 /* What the kernel always gets on its command line, before --append:
  * its console on our UART (ttyS0, COM1); on a panic, a reboot at once
  * (panic=-1, no wait), which ends the run; and no PCI bus (pci=off):
  * there is none, and Linux would look for one port by port, each read
  * a VM exit (3 s of the boot in the lab, measured). */
 #define BASE_CMDLINE       "console=ttyS0 panic=-1 pci=off"
+/* end listing: base-cmdline */
 
 /* The line our initramfs's /init prints when it starts (linux/init):
  * the timeline's milestone, and what tells a boot that got there. */
@@ -1005,6 +1007,7 @@ static void initrd_place(struct boot_files *bf, uint64_t mem_size)
 }
 /* end listing: initrd-place */
 
+/* listing: boot-files */
 /* Read and check the kernel and the initramfs, and place them, before
  * there is a VM: whatever is wrong with them is status 2 and a message
  * that says which, even on a machine without KVM. */
@@ -1022,6 +1025,7 @@ static void boot_files_read(struct boot_files *bf, const struct options *opt)
 				   "larger than the guest's memory: give more --memory");
 	initrd_place(bf, mem_size);
 }
+/* end listing: boot-files */
 
 /* ------------------------------------------------------------------ */
 /* The zero page: struct boot_params                                   */
@@ -1082,6 +1086,7 @@ static void guest_build_zero_page(struct vm *vm, const struct boot_files *bf)
 }
 /* end listing: zero-page */
 
+/* listing: load-linux */
 /* Copy the protected-mode kernel (the bzImage less its setup sectors)
  * to its load address, the initramfs to the top of RAM, the command
  * line below 640 KiB; then the zero page that points at them. */
@@ -1093,6 +1098,7 @@ static void guest_load_linux(struct vm *vm, const struct boot_files *bf)
 	memcpy(vm->mem + GUEST_CMDLINE_ADDR, bf->cmdline, strlen(bf->cmdline) + 1);
 	guest_build_zero_page(vm, bf);
 }
+/* end listing: load-linux */
 
 /* ------------------------------------------------------------------ */
 /* The vCPU as Linux wants it: CPUID and MSRs                          */
@@ -2045,6 +2051,7 @@ struct device {
 	const char *(*register_name)(struct vm *vm, uint64_t offset, int is_write);
 };
 
+/* listing: device-table */
 /* Every device of the machine. A new device is a new line. */
 static const struct device devices[] = {
 	{ "uart", BUS_PORT, COM1_BASE, COM1_PORTS,
@@ -2054,6 +2061,7 @@ static const struct device devices[] = {
 	{ "kbc", BUS_PORT, KBC_COMMAND, 1,
 	  kbc_read, kbc_write, kbc_register_name },
 };
+/* end listing: device-table */
 
 /* The device that answers size bytes at address on this bus: the whole
  * access must be inside its range. NULL: no device claims it. */
@@ -2193,6 +2201,7 @@ static int input_stopping(struct vm *vm)
 	return stop;
 }
 
+/* listing: input-room */
 /* How many bytes the receive FIFO can take now: none until the guest
  * raises DTR (data terminal ready: a serial line's other end sends
  * nothing before) and asks for receive interrupts (IER's RDI: Linux
@@ -2224,6 +2233,7 @@ static size_t input_room(struct vm *vm)
 	pthread_mutex_unlock(&vm->uart_lock);
 	return room;
 }
+/* end listing: input-room */
 
 /* listing: input-escape */
 /* In a raw terminal, Ctrl-A starts a command, as in QEMU: Ctrl-A x
@@ -2565,6 +2575,7 @@ static void explain_internal_error(struct vm *vm)
  * Ctrl-A x, or anything else. */
 enum run_end { RUN_HALTED, RUN_RESET, RUN_QUIT, RUN_FAILED };
 
+/* listing: shutdown-linux */
 /* KVM_EXIT_SHUTDOWN: a triple fault. Linux does that on purpose only
  * with reboot=t; else its own exception handling failed (early in the
  * boot, before its IDT, any fault does it), or our page tables, GDT or
@@ -2579,6 +2590,7 @@ static void explain_shutdown(struct vm *vm)
 		"  entry or decompressor: check the page tables, the GDT and the zero page.");
 	guest_show_code(vm, stderr);
 }
+/* end listing: shutdown-linux */
 
 /* Say why the guest stopped when it was not Linux's own way out: which
  * exit, what KVM told us about it, the console's last lines, the
@@ -2768,6 +2780,7 @@ int main(int argc, char **argv)
 	 * --trace lines (on stderr) fall between whole lines of output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	command_line = argv;    /* die_no_kvm repeats it for the lab */
+	/* listing: main-setup */
 	boot_files_read(&bf, &opt);
 	vm.mem_size = (uint64_t)opt.memory_mib << 20;
 	vm.kvm_fd = kvm_open();
@@ -2781,6 +2794,7 @@ int main(int argc, char **argv)
 	guest_build_page_tables(&vm);
 	guest_load_linux(&vm, &bf);
 	vcpu_setup_entry(&vm, &bf);
+	/* end listing: main-setup */
 	uart_reset(&vm.uart, STDIN_FILENO);
 	pthread_mutex_init(&vm.uart_lock, NULL);
 	pthread_cond_init(&vm.uart_room, NULL);

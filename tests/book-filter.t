@@ -11,7 +11,7 @@ if ! command -v pandoc >/dev/null 2>&1; then
 	echo "1..0 # SKIP pandoc is not installed (sudo make deps)"
 	exit 0
 fi
-plan 26
+plan 35
 
 filters=$ROOT/book/filters
 mkdir -p "$SCRATCH/src"
@@ -107,6 +107,40 @@ chapter no-error "$(printf '```{.output run="hello" expect="device-error"}\n```\
 like "$ERR" 'was expected to show a device error' "a block expecting a device error fails when there is none"
 chapter unrecorded "$(printf '```{.output run="nowhere"}\n```\n')"
 like "$ERR" 'no such run in book/runs' "a run not in book/runs fails the build"
+
+# An excerpt (from=, to=), and a run flagged "boot" in book/runs' fourth
+# column (an empty MASK before it): not looked for on kvm_pvm, which
+# runs a guest's kernel slowly; a console's \r\n shown as a line's end.
+printf 'boot\t./boot\t\tboot\n' >>"$SCRATCH/book/runs"
+for kvm in kvm_amd kvm_pvm; do
+	printf 'one\r\ntwo\r\nthree\r\nfour\r\n' >"$SCRATCH/book/outputs/$kvm/boot.out"
+	echo 0 >"$SCRATCH/book/outputs/$kvm/boot.status"
+done
+chapter excerpt "$(printf '```{.output run="boot" from="two" to="three"}\n```\n')"
+is "$STATUS" 0 "an excerpt of a recorded run builds"
+# console: the text of the first console block in $OUT.
+console() { printf '%s' "$OUT" | perl -0ne 'print $1 if m{<pre class="console"><code>(.*?)</code>}s'; }
+is "$(console)" '$ ./boot
+[...]
+two
+three
+[...]' "... its lines from from= to to=, [...] for those left out, no status"
+like "$OUT" 'On kvm_amd \(in the lab\), an excerpt:' "... under a caption that says so"
+unlike "$OUT" 'kvm_pvm' "... and a boot is not shown on kvm_pvm, though a recording is there"
+unlike "$OUT" $'\r' "... a console's \\r dropped"
+chapter excerpt-end "$(printf '```{.output run="boot" from="three"}\n```\n')"
+is "$(console)" '$ ./boot
+[...]
+three
+four
+$ echo $?
+0' "an excerpt to the end shows the exit status"
+chapter excerpt-missing "$(printf '```{.output run="boot" from="five"}\n```\n')"
+like "$ERR" 'output run=boot on kvm_amd: no line holds from="five"' "an excerpt's text that the recording lacks fails the build"
+chapter excerpt-order "$(printf '```{.output run="boot" from="three" to="one"}\n```\n')"
+like "$ERR" 'no line from "three" on holds to="one"' "... and so does a to= before from="
+chapter boot-pvm "$(printf '```{.output run="boot" kvm="kvm_pvm"}\n```\n')"
+like "$ERR" 'a boot \(book/runs\) is not recorded on kvm_pvm' "asking for a boot on kvm_pvm fails the build"
 
 # The whole-book check: a marker that no chapter shows fails the EPUB pass.
 printf '/* listing: hello */\nint a;\n/* end listing: hello */\n/* listing: unused */\nint b;\n/* end listing: unused */\n' \

@@ -8,7 +8,8 @@
 --                             (no name: the whole file)
 --   ```{.output run="step4"}
 --   ```                       a program's real output on each KVM, as a
---                             console (book/runs, book/outputs/)
+--                             console (book/runs, book/outputs/), or an
+--                             excerpt of it (from=, to=)
 --   ```{.diff from="steps/step3.c" to="steps/step4.c"}
 --   ```                       the change between two files, made now
 --   ::: {.exercises glob="exercises/04-*"}
@@ -183,10 +184,22 @@ end
 -- one block. kvm="kvm_amd ..." shows only those KVMs; title= leads the
 -- caption; expect="device-error" says the text expects a step's message
 -- about a missing or wrong device, which is refused anywhere else.
+-- from="TEXT" and to="TEXT" show an excerpt: from the first line that
+-- holds from's TEXT (plain text; without from=, the first line) to the
+-- first line from there that holds to's (without to=, the last); "[...]"
+-- stands for the lines left out, and the exit status is shown only when
+-- the excerpt runs to the end. A TEXT a recording lacks fails the build.
+-- A run flagged "boot" in book/runs (it boots Linux) is not recorded on
+-- the KVMs of SLOW_KERNEL, which run a guest's kernel code slowly (as
+-- book/tools/record-outputs.sh says): they are not looked for.
 local KVMS = { "kvm_amd", "kvm_intel", "kvm_pvm" }
+local SLOW_KERNEL = { kvm_pvm = true }
 local runs = nil
 
-local function run_command(name)
+-- The run NAME of book/runs: its command and its flags (a set of words),
+-- or nil. A line's fields are separated by single tabs, empty ones too:
+-- NAME, COMMAND, MASK, FLAGS.
+local function run_of(name)
   if not runs then
     runs = {}
     local lines, err = markers.read_lines(path_of("book/runs"))
@@ -194,9 +207,18 @@ local function run_command(name)
       fail("cannot read book/runs: " .. tostring(err))
     end
     for _, line in ipairs(lines) do
-      local n, cmd = line:match("^([^\t#][^\t]*)\t([^\t]+)")
-      if n then
-        runs[n] = cmd
+      if not line:match("^#") and line:match("%S") then
+        local fields = {}
+        for f in (line .. "\t"):gmatch("([^\t]*)\t") do
+          fields[#fields + 1] = f
+        end
+        local flags = {}
+        for word in (fields[4] or ""):gmatch("%S+") do
+          flags[word] = true
+        end
+        if fields[2] and fields[2] ~= "" then
+          runs[fields[1]] = { command = fields[2], flags = flags }
+        end
       end
     end
   end
@@ -210,22 +232,70 @@ local function device_error(text)
     or text:find("/dev/[%w_-]+ does not exist")
 end
 
--- recorded(kvm, name): the console text of one recorded run, and the
--- KVM's description from book/outputs/KVM/KVM; nil when not recorded.
-local function recorded(kvm, name, cmd)
+-- excerpt(lines, from, to, where): the first and last line numbers of
+-- the excerpt from= and to= ask for (plain text, either may be nil).
+local function excerpt(lines, from, to, where)
+  local first, last = 1, #lines
+  if from then
+    first = nil
+    for i, line in ipairs(lines) do
+      if line:find(from, 1, true) then
+        first = i
+        break
+      end
+    end
+    if not first then
+      fail(where .. ": no line holds from=\"" .. from .. "\"")
+    end
+  end
+  if to then
+    last = nil
+    for i = first, #lines do
+      if lines[i]:find(to, 1, true) then
+        last = i
+        break
+      end
+    end
+    if not last then
+      fail(where .. ": no line from \"" .. (from or "the start") .. "\" on holds to=\"" .. to .. "\"")
+    end
+  end
+  return first, last
+end
+
+-- recorded(kvm, name, cmd, from, to): the console text of one recorded
+-- run (or of its excerpt), and the KVM's description from
+-- book/outputs/KVM/KVM; nil when not recorded. A console's line ends
+-- in \r\n (Linux's serial console): the \r is dropped.
+local function recorded(kvm, name, cmd, from, to)
   local base = "book/outputs/" .. kvm .. "/" .. name
   local lines = markers.read_lines(path_of(base .. ".out"))
   if not lines then
     return nil
   end
-  local text = "$ " .. cmd .. "\n" .. table.concat(lines, "\n")
+  for i, line in ipairs(lines) do
+    lines[i] = line:gsub("\r$", "")
+  end
   local status = markers.read_lines(path_of(base .. ".status"))
   if not status or not status[1] then
     fail("book/outputs/" .. kvm .. "/" .. name .. ".status is missing (make book-outputs)")
   end
-  text = text .. (#lines > 0 and "\n" or "") .. "$ echo $?\n" .. status[1]
+  local first, last = excerpt(lines, from, to, "output run=" .. name .. " on " .. kvm)
+  local shown = { "$ " .. cmd }
+  if first > 1 then
+    shown[#shown + 1] = "[...]"
+  end
+  for i = first, last do
+    shown[#shown + 1] = lines[i]
+  end
+  if last < #lines then
+    shown[#shown + 1] = "[...]"
+  else
+    shown[#shown + 1] = "$ echo $?"
+    shown[#shown + 1] = status[1]
+  end
   local about = markers.read_lines(path_of("book/outputs/" .. kvm .. "/KVM"))
-  return text, (about and about[1]) or kvm
+  return table.concat(shown, "\n"), (about and about[1]) or kvm, first > 1 or last < #lines
 end
 
 local function output(block)
@@ -233,21 +303,32 @@ local function output(block)
   if not name then
     fail("an output block needs run=NAME, a run of book/runs")
   end
-  local cmd = run_command(name)
-  if not cmd then
+  local run = run_of(name)
+  if not run then
     fail("output run=" .. name .. ": no such run in book/runs")
   end
-  local wanted = KVMS
-  if block.attributes.kvm then
-    wanted = {}
-    for kvm in block.attributes.kvm:gmatch("%S+") do
+  local cmd = run.command
+  local wanted = {}
+  for _, kvm in ipairs(KVMS) do
+    if not (run.flags.boot and SLOW_KERNEL[kvm]) then
       wanted[#wanted + 1] = kvm
     end
   end
+  if block.attributes.kvm then
+    wanted = {}
+    for kvm in block.attributes.kvm:gmatch("%S+") do
+      if run.flags.boot and SLOW_KERNEL[kvm] then
+        fail("output run=" .. name .. " kvm=" .. kvm .. ": a boot (book/runs) is not recorded on "
+          .. kvm .. ", which runs a guest's kernel code slowly")
+      end
+      wanted[#wanted + 1] = kvm
+    end
+  end
+  local from, to = block.attributes.from, block.attributes.to
   local expect_error = block.attributes.expect == "device-error"
   local groups = {}   -- { text, abouts }, in the order of KVMS
   for _, kvm in ipairs(wanted) do
-    local text, about = recorded(kvm, name, cmd)
+    local text, about, part = recorded(kvm, name, cmd, from, to)
     if not text and (kvm == "kvm_amd" or block.attributes.kvm) then
       fail("output run=" .. name .. ": nothing recorded on " .. kvm
         .. " (book/outputs/" .. kvm .. "/" .. name .. ".out): make book-outputs")
@@ -269,7 +350,7 @@ local function output(block)
       if group then
         group.abouts[#group.abouts + 1] = about
       else
-        groups[#groups + 1] = { text = text, abouts = { about } }
+        groups[#groups + 1] = { text = text, abouts = { about }, part = part }
       end
     end
   end
@@ -281,6 +362,9 @@ local function output(block)
     end
     if #g.abouts > 1 then
       where = where .. ", alike"
+    end
+    if g.part then
+      where = where .. ", an excerpt"
     end
     local lead = {}
     if block.attributes.title then
