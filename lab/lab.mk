@@ -13,7 +13,7 @@
 .PHONY: lab lab-check lab-selftest lab-clean
 
 # The variables lab/run reads, passed on when given to make.
-export LAB_CPU LAB_TIMEOUT LAB_BOOT_TIMEOUT LAB_MEM LAB_SMP LAB_JOBS LAB_KERNEL \
+export LAB_TESTS LAB_CPU LAB_TIMEOUT LAB_BOOT_TIMEOUT LAB_MEM LAB_SMP LAB_JOBS LAB_KERNEL \
 	LAB_HOST_ROOT LAB_HOST_RELEASE LAB_KERNEL_META LAB_KERNEL_ARGS PROVE PROVE_FLAGS
 
 lab-check: all test-prereqs
