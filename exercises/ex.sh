@@ -333,9 +333,9 @@ run_program() {
 # and INITRD are make linux's, or the check FAILs saying how to make
 # them (status 1 here: the caller returns).
 boot_linux_here() {
-	if [ "${KVM_LAB:-0}" != 1 ] && [ -d /sys/module/kvm_pvm ]; then
+	if linux_boot_too_slow; then
 		echo "SKIP $EX: cannot boot Linux at speed on this host's KVM:"
-		echo "  this machine's KVM is kvm_pvm, which emulates the guest kernel (about 1 us an instruction: a boot takes many minutes)"
+		echo "  $WHY_TOO_SLOW"
 		echo "  Check it in the lab, whose KVM can: make exercise EX=$EX LAB=1"
 		exit 77
 	fi

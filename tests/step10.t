@@ -92,8 +92,8 @@ bad "$K" "$SCRATCH/missing" 'cannot open initramfs .*missing: No such file' "a m
 # The boots. Where they cannot run at the processor's speed: skipped,
 # saying why (never in the lab).
 BOOTS=20
-if [ "${KVM_LAB:-0}" != 1 ] && [ -d /sys/module/kvm_pvm ]; then
-	skip $BOOTS "this machine's KVM is kvm_pvm, which emulates the guest kernel (about 1 us an instruction: Linux's decompressor alone runs past 60 s); the lab boots it: make lab CMD='prove tests/step10.t'"
+if linux_boot_too_slow; then
+	skip $BOOTS "$WHY_TOO_SLOW; the lab boots it: make lab CMD='prove tests/step10.t'"
 	finish
 fi
 # In the lab a boot takes about 30 s (the decompressor, 12 s of it).

@@ -89,3 +89,12 @@ again_while_rate_unsure() {
 		[ "$try" = 3 ] || RATE_RETRIED+=${RATE_RETRIED:+$'\n'}"run $try: ${MATCHED%%$'\n'*}: again"
 	done
 }
+
+# linux_boot_too_slow: whether this machine's KVM cannot boot Linux at
+# speed, and then why, in WHY_TOO_SLOW. kvm_pvm emulates every
+# instruction a guest runs in kernel mode (about 1 us each): a boot of
+# step 10 takes many minutes there. Never so in the lab (KVM_LAB=1).
+linux_boot_too_slow() {
+	WHY_TOO_SLOW="this machine's KVM is kvm_pvm, which emulates the guest kernel (about 1 us an instruction: a boot takes many minutes)"
+	[ "${KVM_LAB:-0}" != 1 ] && [ -d /sys/module/kvm_pvm ]
+}
