@@ -7,13 +7,14 @@
 # back; the chroot is what the tests expect (/dev/kvm 0600 root, so user
 # nobody gets EACCES; the repository readable by nobody, read-only; /tmp
 # writable; KVM_LAB=1); the verdict cannot be forged from inside; a hang
-# ends at LAB_TIMEOUT with status 125; LAB_CPU=qemu64,+svm turns NPT off.
+# ends at LAB_TIMEOUT with status 125; a frozen machine is ended and run
+# again, a quiet one left alone; LAB_CPU=qemu64,+svm turns NPT off.
 # The kernel: this machine's own when readable (tested on a fake host
 # layout unpacked from Debian's package), else Debian's. And the make
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 35
+plan 41
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -56,6 +57,20 @@ LAB_TIMEOUT=30 run lab/run cmd 'echo started; sleep 300'
 is "$STATUS" 125 "a hang: status 125 (no verdict)"
 like "$ERR" 'no verdict from the lab: timeout: .*LAB_TIMEOUT' "... explained as the timeout"
 like "$ERR" '\| started' "... with the console's last lines"
+
+# A machine that freezes (suspended to idle: its heartbeat stops, as in
+# the freezes QEMU's emulation gave us) is ended after LAB_FREEZE_TIMEOUT
+# and its command run once more; one that is only quiet is left alone.
+LAB_FREEZE_TIMEOUT=15 run lab/run cmd 'sleep 40; echo awake'
+is "$STATUS:$OUT" "0:awake" "a quiet machine (sleep 40, LAB_FREEZE_TIMEOUT=15) is not taken for frozen"
+unlike "$ERR" 'froze' "... and nothing says it froze"
+rm -f "$ROOT/build/lab/froze-console.log"
+LAB_FREEZE_TIMEOUT=15 run lab/run cmd 'echo going to sleep; echo freeze >/sys/power/state; echo woke up'
+is "$STATUS" 125 "a machine that freezes twice: status 125"
+like "$ERR" '^lab: machine 1 froze \(frozen: no heartbeat from the lab.s kernel for 15 s .*\); running its command again on a new machine$' \
+	"... the first freeze is named, and the command runs again"
+like "$ERR" 'no verdict from the lab: frozen: ' "... the second ends the run, explained as a freeze"
+like "$(cat "$ROOT/build/lab/froze-console.log" 2>/dev/null)" 'going to sleep' "... the first machine's console is kept"
 
 # The host-kernel path, as on a distribution without Debian's kernel
 # package: a fake host layout (boot/vmlinuz-RELEASE, lib/modules/RELEASE)
