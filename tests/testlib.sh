@@ -79,13 +79,13 @@ indent() {
 # exiting. The host measures the ticks by its own clock: on a loaded
 # machine, where the vCPU's thread waits for a CPU, the ticks come late,
 # then in a burst, and a right rate can measure wrong (step 9 says "not
-# judged" when the guest saw ticks out of time). At 1000 Hz in the lab,
-# where a tick's handler costs about a millisecond (its MMIO clock read
-# is an exit to the host), the backlog KVM's PIT re-injects can outgrow
-# the guest for good: it takes tick after tick and never ends (about one
-# run in four of 09-fast-timer's solution, 2026-12-01). A wrong rate, or a
-# guest that hangs, fails every time. The lines that made it run again:
-# RATE_RETRIED.
+# judged" when the guest saw ticks out of time). In a busy lab, where a
+# tick's handler costs about a millisecond (its MMIO clock read is an
+# exit to the host), the backlog KVM's PIT re-injects can outgrow a fast
+# timer's guest for good: it takes tick after tick and never ends (about
+# one run in four of 09-fast-timer's solution at 1000 Hz, 2026-12-01; the
+# exercise now asks for 250 Hz). A wrong rate, or a guest that hangs,
+# fails every time. The lines that made it run again: RATE_RETRIED.
 again_while_rate_unsure() {
 	local try
 	RATE_RETRIED=

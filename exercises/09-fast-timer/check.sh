@@ -2,8 +2,8 @@
 # The program embeds the exercise's guest in place of step 9's own, and
 # checks its ticks' rate itself.
 
-# The PIT's divisor for 1000 Hz: 1193182 / 1000, rounded (0x4a9).
-DIVISOR=1193
+# The PIT's divisor for 250 Hz: 1193182 / 250, rounded (0x12a5).
+DIVISOR=4773
 
 # run_held SECONDS: run the program with its standard input a pipe that
 # stays open for SECONDS, then closes: the guest counts ticks until the
@@ -16,17 +16,17 @@ run_held() {
 check() {
 	local ticks= last= whole= millis= hz=0 seconds= fraction= uptime_ticks=
 
-	# 1.05 s: about 1050 ticks, whose uptime 100 Hz's two decimals
-	# would print as 1.50 s.
+	# 1.05 s: about 262 ticks, whose uptime 100 Hz's two decimals
+	# would print as 1.12 s.
 	# A rate measured wrong on a busy machine: again (tests/testlib.sh).
 	again_while_rate_unsure run_held 1.05
 	expect_status 0 "the program exits 0: exit code 0, 42, and the rate it checks"
-	expect_line "$OUT" '^timer: 200 ticks took [0-9]+ ms by the host.s clock \(200 ms at 1000 Hz\)$' \
-		"the guest times 200 ticks, 200 ms at 1000 Hz"
-	if [[ $OUT =~ timer:\ 200\ ticks\ took\ ([0-9]+)\ ms ]]; then millis=${BASH_REMATCH[1]}; fi
-	expect_line "the 200 ticks took ${millis:-no} ms$( ((${millis:-0} >= 100 && ${millis:-0} <= 1000)) &&
+	expect_line "$OUT" '^timer: 50 ticks took [0-9]+ ms by the host.s clock \(200 ms at 250 Hz\)$' \
+		"the guest times 50 ticks, 200 ms at 250 Hz"
+	if [[ $OUT =~ timer:\ 50\ ticks\ took\ ([0-9]+)\ ms ]]; then millis=${BASH_REMATCH[1]}; fi
+	expect_line "the 50 ticks took ${millis:-no} ms$( ((${millis:-0} >= 100 && ${millis:-0} <= 1000)) &&
 		echo ': 100 to 1000')" ': 100 to 1000$' \
-		"... and the host's clock says they took 100 to 1000 ms (200 at 1000 Hz)"
+		"... and the host's clock says they took 100 to 1000 ms (200 at 250 Hz)"
 
 	# The host's measure: the ticks the guest counted and the clock it
 	# noted at the 5th and the last, read from guest memory.
@@ -37,19 +37,19 @@ check() {
 		hz=$((last * 1000 / (millis > 0 ? millis : 1)))
 	fi
 	expect_line "the guest counted ${ticks:-no} ticks, the last ${last:-?} at $hz Hz" \
-		'at (9[0-9][0-9]|10[0-9][0-9]|1100) Hz$' \
-		"the host measured the guest's ticks at 900 to 1100 Hz (its \"the last N in S s\" line)"
-	expect_line "$OUT" "^step9: the PIT's channel 0, from KVM_GET_PIT2: mode 2, divisor $DIVISOR \\(1000\\.2 Hz\\)\$" \
-		"the host read the PIT's divisor back from KVM: $DIVISOR (0x4a9), mode 2"
-	expect_line "$OUT" "^step9: exit code 0, 42, and the PIT's 1000 Hz within 10%: the guest ran as it should\$" \
-		"... and says it checked 1000 Hz"
+		'at (22[5-9]|2[3-6][0-9]|27[0-5]) Hz$' \
+		"the host measured the guest's ticks at 225 to 275 Hz (its \"the last N in S s\" line)"
+	expect_line "$OUT" "^step9: the PIT's channel 0, from KVM_GET_PIT2: mode 2, divisor $DIVISOR \\(250\\.0 Hz\\)\$" \
+		"the host read the PIT's divisor back from KVM: $DIVISOR (0x12a5), mode 2"
+	expect_line "$OUT" "^step9: exit code 0, 42, and the PIT's 250 Hz within 10%: the guest ran as it should\$" \
+		"... and says it checked 250 Hz"
 
-	# The uptime, by the timer: its seconds are its ticks' milliseconds.
+	# The uptime, by the timer: its milliseconds are its ticks, 4 each.
 	if [[ $OUT =~ uptime:\ ([0-9]+)\.([0-9]+)\ s\ \(([0-9]+)\ ticks\) ]]; then
 		seconds=${BASH_REMATCH[1]} fraction=${BASH_REMATCH[2]} uptime_ticks=${BASH_REMATCH[3]}
 	fi
 	expect_line "uptime ${seconds:-?}.${fraction:-?} s, ${uptime_ticks:-?} ticks$(
-		[ ${#fraction} = 3 ] && [ $((seconds * 1000 + 10#$fraction)) = "$uptime_ticks" ] &&
-			echo ": 1 ms each")" ': 1 ms each$' \
-		"the guest's uptime has three decimals, its ticks' milliseconds"
+		[ ${#fraction} = 3 ] && [ $((seconds * 1000 + 10#$fraction)) = "$((uptime_ticks * 4))" ] &&
+			echo ": 4 ms each")" ': 4 ms each$' \
+		"the guest's uptime has three decimals, its ticks' milliseconds (4 each)"
 }
