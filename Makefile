@@ -87,9 +87,11 @@ step6_GUESTS :=	hello32
 step7_GUESTS :=	hello64
 step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
+step12_GUESTS :=	smp64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
 step10_LDLIBS := -pthread
+step12_LDLIBS := -pthread
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -143,6 +145,16 @@ $(BUILD)/guest/%.64.o: guest/%.S | $(BUILD)/guest
 
 $(BUILD)/guest/interrupts64.elf: $(BUILD)/guest/interrupts.64.o $(BUILD)/guest/vectors.64.o \
 		$(BUILD)/guest/echo.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+# Step 12's guest: a small kernel for several CPUs (guest/smp.c: the
+# IDT, the local APICs, starting the other CPUs, spinlocks), the real-mode
+# trampoline the other CPUs start in (guest/trampoline.S), the entry
+# points of guest/vectors.S, and the program every CPU runs
+# (guest/counter.c), 64-bit.
+$(BUILD)/guest/smp64.elf: $(BUILD)/guest/smp.64.o $(BUILD)/guest/trampoline.64.o \
+		$(BUILD)/guest/vectors.64.o $(BUILD)/guest/counter.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
