@@ -15,21 +15,31 @@ static struct spinlock counter_lock;
 static volatile uint32_t go;            /* the BSP's start signal */
 static volatile uint32_t done;          /* the APs that finished counting */
 
+/* The counter's next value: a function of its own, called between the
+ * read and the write, as a program's work would be (noinline: the
+ * compiler must not fold it away). See count(). */
+static uint64_t __attribute__((noinline)) next_value(uint64_t value)
+{
+	return value + 1;
+}
+
 /* Add 1 to the counter, iterations times. The addition is a read, then
- * a write, two instructions: between them another CPU may write the
- * counter too, and one of the two additions is lost. The lock keeps
- * every other CPU out from the read to the write. */
+ * a write: between them another CPU may write the counter too, and one
+ * of the two additions is lost. The lock keeps every other CPU out from
+ * the read to the write. In the lab the vCPUs take turns on one CPU,
+ * and the host can switch them only where its emulator lets an
+ * interrupt in: between two blocks of the code it translated, which end
+ * at a jump or a call. Without next_value's call, the read and the
+ * write would be in one block, and no switch would come between them. */
 static void count(unsigned cpu)
 {
 	uint32_t iterations = SHARED->iterations;
 	int use_lock = !(SHARED->flags & SHARED_NO_LOCK);
-	uint64_t value;
 
 	for (uint32_t i = 0; i < iterations; i++) {
 		if (use_lock)
 			spin_lock(&counter_lock);
-		value = SHARED->counter;
-		SHARED->counter = value + 1;
+		SHARED->counter = next_value(SHARED->counter);
 		if (use_lock)
 			spin_unlock(&counter_lock);
 	}
@@ -73,8 +83,9 @@ static void report_counter(unsigned cpus)
 }
 
 /* What each CPU did: its additions, its sleeps for the lock, the IPIs
- * it took (the BSP: one from each AP up, one from each AP done; an AP:
- * the go; any CPU: the lock's wake-ups). */
+ * it took. Those come to the BSP from each AP up and done, to an AP
+ * for the go, to any CPU from the lock; one that comes while its CPU is
+ * awake (interrupts off) waits for its next sleep, or for ever. */
 static void report_cpus(unsigned cpus)
 {
 	console_lock();
@@ -83,11 +94,11 @@ static void report_cpus(unsigned cpus)
 		putdec(cpu);
 		uart_puts(" added ");
 		putdec(SHARED->added[cpu]);
-		uart_puts(", slept ");
+		uart_puts("; sleeps for the lock: ");
 		putdec(SHARED->slept[cpu]);
-		uart_puts(" times for the lock, took ");
+		uart_puts("; IPIs taken: ");
 		putdec(SHARED->ipis[cpu]);
-		uart_puts(" IPIs\n");
+		uart_puts("\n");
 	}
 	console_unlock();
 }

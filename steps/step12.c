@@ -14,7 +14,7 @@
  *
  * KVM, step by step, chapter 12. Build and run:
  *
- *     make step12 && ./step12          two CPUs count to 2 x 100000
+ *     make step12 && ./step12          two CPUs count to 2 x 5000
  *     ./step12 --cpus 4                four CPUs
  *     ./step12 --cpus 4 --no-lock      ... without the lock: updates are lost
  *     ./step12 --trace                 ... and every VM exit, on which CPU
@@ -162,7 +162,7 @@
 #define KICK_MS            100    /* main kicks every vCPU thread this often */
 #define MAX_CPUS           8      /* the guest's limit: one byte of started bits */
 #define DEFAULT_CPUS       2
-#define DEFAULT_ITERATIONS 100000 /* each CPU's additions to the counter */
+#define DEFAULT_ITERATIONS 5000   /* each CPU's additions to the counter */
 #define MAX_ITERATIONS     100000000
 
 /* The embedded guest: guest/smp.c, guest/trampoline.S, guest/vectors.S
@@ -229,6 +229,7 @@ struct vcpu {
 	unsigned long exits;    /* how many times its KVM_RUN has returned */
 	uint32_t mp_path[4];    /* the MP states seen until it first ran */
 	int mp_steps;
+	uint32_t mp_seen;       /* the last MP state seen */
 	int idle;               /* last seen halted with IF 0, or before its SIPI */
 	struct kvm_mp_state end_mp;  /* its state once every vCPU had stopped */
 	struct kvm_regs end_regs;
@@ -1490,7 +1491,6 @@ static void uart_clear_rx(struct uart *u)
 	u->rx_count = 0;
 }
 
-/* listing: uart-iir */
 /* IIR: the most urgent event that IER enables, or NO_INT, and 11 in
  * bits 7:6 while the FIFOs are on. Bytes below the trigger level are a
  * "receive timeout": on the chip, after four characters' time without
@@ -1511,7 +1511,6 @@ static uint8_t uart_iir(const struct uart *u)
 		return fifos | IIR_MSI;
 	return fifos | IIR_NO_INT;
 }
-/* end listing: uart-iir */
 
 /* THR: the guest sends a byte. It leaves at once: to our standard
  * output, or in loopback to the UART's own receiver. THR is empty again
@@ -1538,7 +1537,6 @@ static void uart_write_fcr(struct uart *u, uint8_t value)
 	u->fcr = kept;
 }
 
-/* listing: uart-read */
 /* The guest reads the register at offset (0 to 7). Some reads change
  * the UART: RBR takes a byte from the FIFO, IIR clears "THR empty" when
  * that is what it reports, LSR clears the overrun bit, MSR its change
@@ -1580,7 +1578,6 @@ static uint8_t uart_read_register(struct uart *u, unsigned offset)
 		return u->scr;
 	}
 }
-/* end listing: uart-read */
 
 /* The guest writes value to the register at offset (0 to 7). LSR and
  * MSR are read-only: the chip ignores writes to them, and so do we. */
@@ -1621,7 +1618,6 @@ static void uart_write_register(struct uart *u, unsigned offset, uint8_t value)
 	}
 }
 
-/* listing: uart-line */
 /*
  * The UART's interrupt output, INTR, is a level: up while IIR names a
  * cause (IER allowing it), down as soon as none is left. On a PC it
@@ -1648,7 +1644,6 @@ static void uart_update_line(struct vm *vm)
 		fprintf(stderr, "[trace] KVM_IRQ_LINE irq %d level %d  (uart IIR 0x%02x)\n",
 			COM1_IRQ, level, iir);
 }
-/* end listing: uart-line */
 
 /* listing: uart-access */
 /* The device table's read and write for the UART. It is an 8-bit
@@ -1949,7 +1944,6 @@ static void vcpu_setup_cpuid(struct vcpu *vcpu)
 /* ------------------------------------------------------------------ */
 /* The interrupt controllers and the timer, in the kernel              */
 
-/* listing: irqchip */
 /*
  * Ask KVM for the PC's interrupt hardware, emulated inside the kernel:
  * KVM_CREATE_IRQCHIP gives two 8259A PICs (ports 0x20-0x21, 0xa0-0xa1),
@@ -2010,7 +2004,6 @@ static void vcpu_setup_lapic(struct vcpu *vcpu)
 	memcpy(lapic.regs + APIC_LVT0, &lvt0, sizeof(lvt0));
 	kvm_ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC", "See dmesg.");
 }
-/* end listing: irqchip */
 
 /* listing: check-cpus */
 /* Whether this KVM can give the VM --cpus vCPUs and show their states.
@@ -2288,7 +2281,6 @@ static const char *guest_changed_paging(struct vcpu *vcpu, char *buf, size_t siz
 	return guest_changed_tables(vcpu->vm, buf, size);
 }
 
-/* listing: shutdown-idt */
 /* A triple fault, and the IDT: with none (IDTR's limit 0: the host
  * starts the guest so), the first exception or interrupt could not be
  * delivered (an interrupt, if IF is on: now, or when last seen on a
@@ -2331,7 +2323,6 @@ static int explain_shutdown_idt(struct vcpu *vcpu, int reset)
 	explain_shutdown_registers(vcpu);
 	return 1;
 }
-/* end listing: shutdown-idt */
 
 /* KVM_EXIT_SHUTDOWN in long mode: almost always a page fault that had
  * nowhere to go. Whose tables to suspect: the guest's, if it changed
@@ -2553,19 +2544,20 @@ static const char *mp_state_meaning(uint32_t state)
 
 /* Note an MP state of the vCPU, seen by its thread: until the vCPU has
  * run, each new one goes into its path (mp_path), which the report
- * shows; with --trace, each change is printed as it is seen. */
+ * shows; with --trace, each change is printed as it is seen. The path
+ * starts with the state the vCPU was created in (vcpu_setup). */
 static void vcpu_note_mp_state(struct vcpu *vcpu, uint32_t state, int trace)
 {
 	int steps = vcpu->mp_steps;
 
-	if (steps > 0 && vcpu->mp_path[steps - 1] == state)
+	if (state == vcpu->mp_seen)
 		return;
+	vcpu->mp_seen = state;
 	if (trace)
 		fprintf(stderr, "[trace] cpu %d: %s: %s\n", vcpu->index, mp_state_name(state),
 			mp_state_meaning(state));
-	if (steps > 0 && vcpu->mp_path[steps - 1] == KVM_MP_STATE_RUNNABLE)
-		return;
-	if (steps < (int)ARRAY_SIZE(vcpu->mp_path))
+	if (vcpu->mp_path[steps - 1] != KVM_MP_STATE_RUNNABLE &&
+	    steps < (int)ARRAY_SIZE(vcpu->mp_path))
 		vcpu->mp_path[vcpu->mp_steps++] = state;
 }
 
@@ -2862,7 +2854,7 @@ static void vcpu_setup(struct vcpu *vcpu, const struct options *opt)
 		}
 	}
 	kvm_ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp, "KVM_GET_MP_STATE", "See dmesg.");
-	vcpu->mp_path[0] = mp.mp_state;
+	vcpu->mp_path[0] = vcpu->mp_seen = mp.mp_state;
 	vcpu->mp_steps = 1;
 }
 
@@ -2933,6 +2925,19 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* The time seconds after t (CLOCK_MONOTONIC). */
+static struct timespec time_after(const struct timespec *t, double seconds)
+{
+	struct timespec later = *t;
+	long long ns = (long long)(seconds * 1e9);
+
+	later.tv_sec += ns / 1000000000LL;
+	later.tv_nsec += ns % 1000000000LL;
+	later.tv_sec += later.tv_nsec / 1000000000L;
+	later.tv_nsec %= 1000000000L;
+	return later;
+}
+
 /* Whether every vCPU is idle, as its thread last saw it. Called with
  * vm->lock held. */
 static int vm_all_idle(struct vm *vm)
@@ -2951,24 +2956,24 @@ static int vm_all_idle(struct vm *vm)
  * vCPU's thread may end the run first. Returns how it ended. */
 static enum run_end vm_watch(struct vm *vm, double timeout)
 {
-	struct timespec start, now, until;
+	struct timespec start, now, until, deadline;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	deadline = time_after(&start, timeout);
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->ended) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (vm_all_idle(vm)) {
 			vm_end_locked(vm, RUN_HALTED, -1);
-		} else if (timeout > 0 && seconds_between(&start, &now) >= timeout) {
+		} else if (timeout > 0 && seconds_between(&deadline, &now) >= 0) {
 			vm_end_locked(vm, RUN_TIMEOUT, -1);
 		} else {
 			pthread_mutex_unlock(&vm->lock);
 			vm_kick_all(vm);
 			pthread_mutex_lock(&vm->lock);
-			until = now;
-			until.tv_nsec += KICK_MS * 1000000L;
-			until.tv_sec += until.tv_nsec / 1000000000L;
-			until.tv_nsec %= 1000000000L;
+			until = time_after(&now, KICK_MS / 1000.0);
+			if (timeout > 0 && seconds_between(&until, &deadline) < 0)
+				until = deadline;
 			pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
 		}
 	}
@@ -2982,17 +2987,15 @@ static enum run_end vm_watch(struct vm *vm, double timeout)
  * then wait for them to end. */
 static void vm_stop_threads(struct vm *vm)
 {
-	struct timespec until;
+	struct timespec now, until;
 
 	pthread_mutex_lock(&vm->lock);
 	while (vm->threads_stopped < vm->cpus) {
 		pthread_mutex_unlock(&vm->lock);
 		vm_kick_all(vm);
 		pthread_mutex_lock(&vm->lock);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += KICK_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		until = time_after(&now, KICK_MS / 1000.0);
 		pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
 	}
 	pthread_mutex_unlock(&vm->lock);
