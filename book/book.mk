@@ -28,7 +28,7 @@ CHROMIUM ?= chromium
 
 # The chapters in reading order; book/NAME.md each. A chapter not written
 # yet is left out (the contents page lists what exists).
-BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 \
+BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step12 \
 	appendix-exits appendix-ioctls appendix-troubleshooting appendix-lab
 BOOK_CHAPTERS := $(foreach c,$(BOOK_ORDER),$(if $(wildcard book/$(c).md),$(c)))
 BOOK_PAGES := index $(BOOK_CHAPTERS)
@@ -38,7 +38,7 @@ BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard
 # Steps whose chapter is being written: book-check does not ask for it
 # yet, and their listing markers wait for it. Empty it when the chapter
 # comes (a step may come first, its chapter next).
-BOOK_PENDING := step12
+BOOK_PENDING :=
 # Files with listing markers: every marker in them must be shown by a chapter.
 BOOK_MARKED := $(sort $(filter-out $(patsubst %,steps/%.c,$(BOOK_PENDING)),$(wildcard steps/*.c)) \
 	$(wildcard guest/*.S guest/*.c guest/*.h))

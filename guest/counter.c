@@ -15,6 +15,7 @@ static struct spinlock counter_lock;
 static volatile uint32_t go;            /* the BSP's start signal */
 static volatile uint32_t done;          /* the APs that finished counting */
 
+/* listing: count */
 /* The counter's next value: a function of its own, called between the
  * read and the write, as a program's work would be (noinline: the
  * compiler must not fold it away). See count(). */
@@ -45,7 +46,9 @@ static void count(unsigned cpu)
 	}
 	SHARED->added[cpu] = iterations;
 }
+/* end listing: count */
 
+/* listing: ap-main */
 /* Wait for the BSP's go, count, then say so: done, and an IPI that
  * wakes the BSP. */
 void ap_main(unsigned cpu)
@@ -56,6 +59,7 @@ void ap_main(unsigned cpu)
 	__atomic_add_fetch(&done, 1, __ATOMIC_SEQ_CST);
 	ipi_send(0);
 }
+/* end listing: ap-main */
 
 /* The counter against what it should be, in a line. */
 static void report_counter(unsigned cpus)
@@ -103,6 +107,7 @@ static void report_cpus(unsigned cpus)
 	console_unlock();
 }
 
+/* listing: bsp-main */
 /* The BSP: start every AP, say go, count its own share, sleep until
  * every AP is done, report, and leave the 42. */
 void bsp_main(void)
@@ -131,3 +136,4 @@ void bsp_main(void)
 	report_cpus(cpus);
 	SHARED->result = RESULT;
 }
+/* end listing: bsp-main */

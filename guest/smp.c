@@ -133,6 +133,7 @@ static void lapic_enable(void)
 	lapic_write(LAPIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
 }
 
+/* listing: lapic-send */
 /*
  * Send an interrupt with the ICR, the interrupt command register: 64
  * bits in two registers. The high one names the destination; writing
@@ -178,7 +179,9 @@ void ipi_send_others(void)
 {
 	lapic_send(0, ICR_ALL_BUT_SELF | ICR_FIXED | ICR_ASSERT | IPI_VECTOR);
 }
+/* end listing: lapic-send */
 
+/* listing: wait-for-interrupt */
 /* Sleep until an interrupt. sti enables interrupts only after the next
  * instruction, so an IPI that came while they were off, or comes now,
  * wakes the hlt instead of slipping in before it; its handler runs,
@@ -187,6 +190,7 @@ void wait_for_interrupt(void)
 {
 	__asm__ volatile("sti; hlt; cli" : : : "memory");
 }
+/* end listing: wait-for-interrupt */
 
 /* ------------------------------------------------------------------ */
 /* The console and the clock                                           */
@@ -251,6 +255,7 @@ void delay_us(uint64_t microseconds)
 /* ------------------------------------------------------------------ */
 /* Spinlocks                                                           */
 
+/* listing: lock-try */
 /* Take the lock if it is free, in one instruction: lock cmpxchg
  * compares the lock with eax (0, free) and, if equal, writes 1, else
  * loads the holder's value into eax; the lock prefix makes the read
@@ -265,7 +270,9 @@ static int lock_try(struct spinlock *lock)
 			 : "memory", "cc");
 	return seen == 0;
 }
+/* end listing: lock-try */
 
+/* listing: spin-lock */
 /* Sleep until the holder lets go: announce it in sleepers (lock or:
  * a full barrier), look once more, then hlt with interrupts on. The
  * holder's spin_unlock frees the lock, then reads sleepers and sends
@@ -317,6 +324,7 @@ void spin_unlock(struct spinlock *lock)
 		if (sleepers & (1u << cpu))
 			ipi_send(cpu);
 }
+/* end listing: spin-lock */
 
 static struct spinlock console;
 
@@ -460,6 +468,7 @@ static void mark_started(unsigned cpu)
 
 void ap_entry(unsigned cpu);
 
+/* listing: cpu-start */
 /* Copy the trampoline to its page and fill in its parameters for CPU
  * n: the BSP's page tables, n's stack, and ap_entry. */
 static void trampoline_prepare(unsigned cpu)
@@ -503,7 +512,9 @@ void cpu_start(unsigned cpu)
 	while (!(SHARED->started & (1u << cpu)))
 		wait_for_interrupt();
 }
+/* end listing: cpu-start */
 
+/* listing: ap-entry */
 /* The 64-bit code of the trampoline calls this on the AP's own stack:
  * the AP loads the IDT, turns on its local APIC, greets, says it is up
  * (started, and an IPI to the BSP, which sleeps until then), and runs
@@ -519,6 +530,7 @@ void __attribute__((noreturn)) ap_entry(unsigned cpu)
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
+/* end listing: ap-entry */
 
 /* The entry point: the host starts the BSP here, in long mode, with
  * interrupts off. Set up the IDT first (an exception before it would

@@ -41,6 +41,7 @@
         .global trampoline_start, trampoline_end, trampoline_params
         .balign 16
 
+/* listing: trampoline-real */
         .code16
 trampoline_start:
         cli                         /* no IDT here: nothing may interrupt */
@@ -51,7 +52,9 @@ trampoline_start:
         mov     eax, CR0_PE | CR0_ET
         mov     cr0, eax
         ljmp    CODE32, offset AT(protected)
+/* end listing: trampoline-real */
 
+/* listing: trampoline-long */
         .code32
 protected:
         mov     ax, DATA
@@ -83,6 +86,7 @@ long_mode:
 1:      cli
         hlt
         jmp     1b
+/* end listing: trampoline-long */
 
 /*
  * The GDT: the host's two descriptors at the same selectors (steps/
@@ -103,6 +107,7 @@ gdt_pointer:                        /* lgdt's operand: limit, then base */
         .word   gdt_end - gdt - 1
         .long   AT(gdt)
 
+/* listing: trampoline-params */
 /* What the BSP fills in before each SIPI (struct trampoline_params in
  * smp.c): the page tables, this AP's stack and number, its entry. */
         .balign 8
@@ -112,5 +117,6 @@ params_stack:   .quad   0
 params_entry:   .quad   0
 params_cpu:     .quad   0
 trampoline_end:
+/* end listing: trampoline-params */
 
         .section .note.GNU-stack, "", @progbits
