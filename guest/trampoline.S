@@ -21,8 +21,6 @@
  * addresses its data by offset from CS's base, which the SIPI set to
  * TRAMPOLINE: label - trampoline_start.
  */
-        .intel_syntax noprefix
-
         .equ TRAMPOLINE, 0x8000     /* the page smp.c copies this to */
         .equ CODE64, 0x08           /* our GDT below: the host's selectors, */
         .equ DATA, 0x10             /* so that the IDT's gates (0x08) work */
@@ -45,44 +43,44 @@
         .code16
 trampoline_start:
         cli                         /* no IDT here: nothing may interrupt */
-        mov     ax, cs              /* CS = 0x0800, base 0x8000: the SIPI's */
-        mov     ds, ax              /* page; DS the same, for our data */
-        lgdt    [gdt_pointer - trampoline_start]
+        movw    %cs, %ax            /* CS = 0x0800, base 0x8000: the SIPI's */
+        movw    %ax, %ds            /* page; DS the same, for our data */
+        lgdt    gdt_pointer - trampoline_start
         /* CR0 as INIT left it has CD and NW (caches off): set it whole. */
-        mov     eax, CR0_PE | CR0_ET
-        mov     cr0, eax
-        ljmp    CODE32, offset AT(protected)
+        movl    $(CR0_PE | CR0_ET), %eax
+        movl    %eax, %cr0
+        ljmp    $CODE32, $AT(protected)
 /* end listing: trampoline-real */
 
 /* listing: trampoline-long */
         .code32
 protected:
-        mov     ax, DATA
-        mov     ds, ax
-        mov     es, ax
-        mov     ss, ax
-        mov     fs, ax
-        mov     gs, ax
-        mov     eax, CR4_PAE        /* long mode's page tables are PAE's */
-        mov     cr4, eax
-        mov     eax, [AT(params_cr3)]
-        mov     cr3, eax            /* the BSP's tables: the host built them */
-        mov     ecx, MSR_EFER
+        movw    $DATA, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %ss
+        movw    %ax, %fs
+        movw    %ax, %gs
+        movl    $CR4_PAE, %eax      /* long mode's page tables are PAE's */
+        movl    %eax, %cr4
+        movl    AT(params_cr3), %eax
+        movl    %eax, %cr3          /* the BSP's tables: the host built them */
+        movl    $MSR_EFER, %ecx
         rdmsr
-        or      eax, EFER_LME
+        orl     $EFER_LME, %eax
         wrmsr
         /* Paging on with EFER.LME set: long mode (EFER.LMA), still in
          * 32-bit code until the far jump loads a 64-bit CS. */
-        mov     eax, CR0_PE | CR0_ET | CR0_WP | CR0_PG
-        mov     cr0, eax
-        ljmp    CODE64, offset AT(long_mode)
+        movl    $(CR0_PE | CR0_ET | CR0_WP | CR0_PG), %eax
+        movl    %eax, %cr0
+        ljmp    $CODE64, $AT(long_mode)
 
         .code64
 long_mode:
-        mov     rsp, [AT(params_stack)]
-        mov     edi, [AT(params_cpu)]
-        mov     rax, [AT(params_entry)]
-        call    rax                 /* ap_entry(cpu): it never returns */
+        movq    AT(params_stack), %rsp
+        movl    AT(params_cpu), %edi
+        movq    AT(params_entry), %rax
+        call    *%rax               /* ap_entry(cpu): it never returns */
 1:      cli
         hlt
         jmp     1b
