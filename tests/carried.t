@@ -63,7 +63,7 @@ is "$(grep -c '^FAIL' <<<"$OUT")" 1 "... and nothing else"
 
 # The same line allowed for step 5, and carried on by every step after it.
 last=$(cd steps && ls step*.c | sed 's/^step\([0-9]*\)\.c$/\1/' | sort -n | tail -n 1)
-for n in $(seq 6 "$last"); do add_line "$n"; done
+for n in $(seq 6 "$last"); do [ ! -f "$SCRATCH/steps/step$n.c" ] || add_line "$n"; done
 cp tests/carried-allow.txt "$SCRATCH/allow.txt"
 printf 'kvm_ioctl  5  a self-check of tests/carried.t\n' >>"$SCRATCH/allow.txt"
 compare CARRIED_ALLOW="$SCRATCH/allow.txt"

@@ -319,8 +319,8 @@ local function output(block)
     wanted = {}
     for kvm in block.attributes.kvm:gmatch("%S+") do
       if (run.flags.boot or run.flags.slow) and SLOW_KERNEL[kvm] then
-        fail("output run=" .. name .. " kvm=" .. kvm .. ": a boot or a slow run (book/runs) is "
-          .. "not recorded on " .. kvm .. ", which runs a guest's kernel code slowly")
+        fail("output run=" .. name .. " kvm=" .. kvm .. ": a " .. (run.flags.boot and "boot" or "slow run")
+          .. " (book/runs) is not recorded on " .. kvm .. ", which runs a guest's kernel code slowly")
       end
       wanted[#wanted + 1] = kvm
     end
