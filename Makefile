@@ -87,6 +87,7 @@ step6_GUESTS :=	hello32
 step7_GUESTS :=	hello64
 step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
+step11_GUESTS := debug64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
 step10_LDLIBS := -pthread
@@ -131,6 +132,12 @@ $(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
 
 # Step 8's guest: drivers for the UART and the sysregs, 64-bit.
 $(BUILD)/guest/devices64.elf: $(BUILD)/guest/devices.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+# Step 11's guest, the one to debug with gdb: 64-bit, low half only, so
+# that its ELF file's addresses are the addresses it runs at.
+$(BUILD)/guest/debug64.elf: $(BUILD)/guest/debug.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
