@@ -1886,7 +1886,7 @@ static void gdb_probe_breakpoints(struct gdb *g)
 /* The guest-physical address of a guest-virtual one, through the
  * guest's own page tables (KVM_TRANSLATE walks them as its MMU would),
  * or -1 when nothing maps it or it is not our RAM. */
-static int64_t guest_translate(struct vm *vm, uint64_t virt)
+static int64_t guest_physical(struct vm *vm, uint64_t virt)
 {
 	struct kvm_translation tr = { .linear_address = virt };
 
@@ -1915,7 +1915,7 @@ static size_t guest_copy(struct vm *vm, uint64_t virt, uint8_t *buf, size_t len,
 	while (done < len) {
 		uint64_t at = virt + done;
 		size_t chunk = 0x1000 - (at & 0xfff);
-		int64_t phys = guest_translate(vm, at);
+		int64_t phys = guest_physical(vm, at);
 
 		if (phys < 0)
 			break;
@@ -1949,7 +1949,7 @@ static struct gdb_breakpoint *gdb_patched_at_phys(struct gdb *g, int64_t phys)
  * physical address: an alias of the same byte is the same breakpoint). */
 static struct gdb_breakpoint *gdb_patched_at(struct gdb *g, uint64_t virt)
 {
-	int64_t phys = guest_translate(g->vm, virt);
+	int64_t phys = guest_physical(g->vm, virt);
 
 	return phys < 0 ? NULL : gdb_patched_at_phys(g, phys);
 }
@@ -2016,7 +2016,7 @@ static const char *gdb_insert(struct gdb *g, int type, uint64_t addr)
 	}
 	if (!bp)
 		return "E28";
-	phys = guest_translate(g->vm, addr);
+	phys = guest_physical(g->vm, addr);
 	if (phys < 0)
 		return "E14";
 	*bp = (struct gdb_breakpoint){ .type = type, .addr = addr, .phys = phys,
