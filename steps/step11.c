@@ -1689,7 +1689,7 @@ struct gdb {
 
 /* A scratch VM like the guest's (long mode, the same tables) with a few
  * bytes of code at the load address, for one probe. */
-static void probe_vm_create(struct vm *probe, int kvm_fd, const uint8_t *code, size_t n)
+static void gdb_probe_vm_create(struct vm *probe, int kvm_fd, const uint8_t *code, size_t n)
 {
 	memset(probe, 0, sizeof(*probe));
 	probe->kvm_fd = kvm_fd;
@@ -1703,7 +1703,7 @@ static void probe_vm_create(struct vm *probe, int kvm_fd, const uint8_t *code, s
 
 /* Free a scratch VM: its memory, its kvm_run area and its descriptors
  * (the VM goes when its last descriptor is closed). */
-static void probe_vm_destroy(struct vm *probe)
+static void gdb_probe_vm_destroy(struct vm *probe)
 {
 	munmap(probe->run, probe->run_size);
 	munmap(probe->mem, GUEST_MEM_SIZE);
@@ -1714,7 +1714,7 @@ static void probe_vm_destroy(struct vm *probe)
 /* Run code once on a scratch VM with the given debug control. Returns 1
  * and fills *exit (the kvm_run page's answer) and *rip, or 0 with the
  * reason in why. The code always ends in hlt: it cannot run away. */
-static int probe_run(int kvm_fd, const uint8_t *code, size_t n,
+static int gdb_probe_run(int kvm_fd, const uint8_t *code, size_t n,
 		     const struct kvm_guest_debug *dbg, struct kvm_run *exit,
 		     uint64_t *rip, char *why, size_t size)
 {
@@ -1722,7 +1722,7 @@ static int probe_run(int kvm_fd, const uint8_t *code, size_t n,
 	struct kvm_regs regs;
 	int ok = 0;
 
-	probe_vm_create(&probe, kvm_fd, code, n);
+	gdb_probe_vm_create(&probe, kvm_fd, code, n);
 	if (ioctl(probe.vcpu_fd, KVM_SET_GUEST_DEBUG, dbg) < 0)
 		snprintf(why, size, "KVM_SET_GUEST_DEBUG refused it: %s", strerror(errno));
 	else if (ioctl(probe.vcpu_fd, KVM_RUN, 0) < 0)
@@ -1735,13 +1735,13 @@ static int probe_run(int kvm_fd, const uint8_t *code, size_t n,
 		*exit = *probe.run;
 		*rip = regs.rip;
 	}
-	probe_vm_destroy(&probe);
+	gdb_probe_vm_destroy(&probe);
 	return ok;
 }
 
 /* Say why a probe did not stop where it should: the exit it got, and
  * where the guest was. */
-static void probe_why(char *why, size_t size, const struct kvm_run *exit, uint64_t rip)
+static void gdb_probe_why(char *why, size_t size, const struct kvm_run *exit, uint64_t rip)
 {
 	if (exit->exit_reason == KVM_EXIT_HLT)
 		snprintf(why, size, "the guest ran past it to its hlt (KVM_EXIT_HLT at RIP 0x%llx)",
@@ -1754,7 +1754,7 @@ static void probe_why(char *why, size_t size, const struct kvm_run *exit, uint64
 /* Probe the debug registers: DR0 set to the second nop of "nop; nop;
  * hlt". A KVM that honours them stops there with KVM_EXIT_DEBUG, DR6.B0
  * set; the lab's (QEMU's nested SVM) runs on to the hlt. */
-static int probe_hw(int kvm_fd, char *why, size_t size)
+static int gdb_probe_hw(int kvm_fd, char *why, size_t size)
 {
 	static const uint8_t code[] = { 0x90, 0x90, X86_HLT };
 	struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP };
@@ -1763,61 +1763,61 @@ static int probe_hw(int kvm_fd, char *why, size_t size)
 
 	dbg.arch.debugreg[0] = GUEST_LOAD_ADDR + 1;
 	dbg.arch.debugreg[7] = DR7_LOCAL_ENABLE(0);
-	if (!probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
+	if (!gdb_probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
 		return 0;
 	if (exit.exit_reason == KVM_EXIT_DEBUG && (exit.debug.arch.dr6 & 1) &&
 	    rip == GUEST_LOAD_ADDR + 1)
 		return 1;
-	probe_why(why, size, &exit, rip);
+	gdb_probe_why(why, size, &exit, rip);
 	return 0;
 }
 
 /* Probe int3 with KVM_GUESTDBG_USE_SW_BP: "nop; int3; hlt". A KVM that
  * catches #BP for us stops with KVM_EXIT_DEBUG, exception 3; one that
  * lets it reach the guest, which has no IDT, sees a triple fault. */
-static int probe_int3(int kvm_fd, char *why, size_t size)
+static int gdb_probe_int3(int kvm_fd, char *why, size_t size)
 {
 	static const uint8_t code[] = { 0x90, X86_INT3, X86_HLT };
 	struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP };
 	struct kvm_run exit;
 	uint64_t rip;
 
-	if (!probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
+	if (!gdb_probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
 		return 0;
 	if (exit.exit_reason == KVM_EXIT_DEBUG && exit.debug.arch.exception == X86_BP_VECTOR)
 		return 1;
-	probe_why(why, size, &exit, rip);
+	gdb_probe_why(why, size, &exit, rip);
 	return 0;
 }
 
 /* Probe single-step: "nop; nop; hlt" with KVM_GUESTDBG_SINGLESTEP must
  * stop after the first nop, RIP one byte on, with KVM_EXIT_DEBUG. */
-static int probe_step(int kvm_fd, char *why, size_t size)
+static int gdb_probe_step(int kvm_fd, char *why, size_t size)
 {
 	static const uint8_t code[] = { 0x90, 0x90, X86_HLT };
 	struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP };
 	struct kvm_run exit;
 	uint64_t rip;
 
-	if (!probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
+	if (!gdb_probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
 		return 0;
 	if (exit.exit_reason == KVM_EXIT_DEBUG && rip == GUEST_LOAD_ADDR + 1)
 		return 1;
-	probe_why(why, size, &exit, rip);
+	gdb_probe_why(why, size, &exit, rip);
 	return 0;
 }
 
 /* Probe the hlt trick: "nop; hlt; hlt" must end in KVM_EXIT_HLT with
  * RIP just after the first hlt. Without an in-kernel irqchip every KVM
  * does this (hlt waits for an interrupt only userspace could send). */
-static int probe_hlt(int kvm_fd, char *why, size_t size)
+static int gdb_probe_hlt(int kvm_fd, char *why, size_t size)
 {
 	static const uint8_t code[] = { 0x90, X86_HLT, X86_HLT };
 	struct kvm_guest_debug dbg = { .control = 0 };
 	struct kvm_run exit;
 	uint64_t rip;
 
-	if (!probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
+	if (!gdb_probe_run(kvm_fd, code, sizeof(code), &dbg, &exit, &rip, why, size))
 		return 0;
 	if (exit.exit_reason == KVM_EXIT_HLT && rip == GUEST_LOAD_ADDR + 2)
 		return 1;
@@ -1862,15 +1862,15 @@ static void gdb_probe_breakpoints(struct gdb *g)
 
 	g->has_debug = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_GUEST_DEBUG) > 0;
 	if (g->has_debug) {
-		g->works[GDB_LAYER_HW] = probe_hw(kvm_fd, why[GDB_LAYER_HW], sizeof(why[0]));
-		g->works[GDB_LAYER_INT3] = probe_int3(kvm_fd, why[GDB_LAYER_INT3], sizeof(why[0]));
-		g->can_step = probe_step(kvm_fd, step_why, sizeof(step_why));
+		g->works[GDB_LAYER_HW] = gdb_probe_hw(kvm_fd, why[GDB_LAYER_HW], sizeof(why[0]));
+		g->works[GDB_LAYER_INT3] = gdb_probe_int3(kvm_fd, why[GDB_LAYER_INT3], sizeof(why[0]));
+		g->can_step = gdb_probe_step(kvm_fd, step_why, sizeof(step_why));
 	} else {
 		for (int i = GDB_LAYER_HW; i <= GDB_LAYER_INT3; i++)
 			snprintf(why[i], sizeof(why[i]), "this KVM lacks KVM_CAP_SET_GUEST_DEBUG");
 		snprintf(step_why, sizeof(step_why), "this KVM lacks KVM_CAP_SET_GUEST_DEBUG");
 	}
-	g->works[GDB_LAYER_HLT] = probe_hlt(kvm_fd, why[GDB_LAYER_HLT], sizeof(why[0]));
+	g->works[GDB_LAYER_HLT] = gdb_probe_hlt(kvm_fd, why[GDB_LAYER_HLT], sizeof(why[0]));
 	fprintf(stderr, "%s: this KVM's breakpoints, tried on a scratch VM:\n", program);
 	for (int i = GDB_LAYER_HW; i <= GDB_LAYER_HLT; i++)
 		fprintf(stderr, "  %-45s %s%s\n", layer_names[i], g->works[i] ? "stops" : "no: ",
@@ -2306,7 +2306,13 @@ static enum gdb_stop gdb_resume(struct gdb *g, int step)
 
 	kvm_ioctl(g->vm->vcpu_fd, KVM_GET_REGS, &regs, "KVM_GET_REGS", "See dmesg.");
 	bp = gdb_patched_at(g, regs.rip);
-	if (bp && g->can_step) {
+	if (bp && !g->can_step) {
+		fprintf(stderr, "%s: cannot go on from the breakpoint at 0x%llx: this KVM cannot\n"
+			"  single-step, which going past it needs: remove it first (delete)\n",
+			program, regs.rip);
+		return GDB_STOP_BREAK;
+	}
+	if (bp) {
 		gdb_unpatch(g, bp);
 		stop = vcpu_run_gdb(g, 1);
 		gdb_patch(g, bp);
@@ -2389,7 +2395,7 @@ static int gdb_getc(struct gdb *g)
 }
 
 /* The value of a hex digit, or -1. */
-static int hex_value(int c)
+static int gdb_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -2456,8 +2462,8 @@ static size_t gdb_read_packet(struct gdb *g)
 		}
 		g->packet[kept] = '\0';
 		g->packet_len = kept;
-		hi = hex_value(gdb_getc(g));
-		lo = hex_value(gdb_getc(g));
+		hi = gdb_hex_value(gdb_getc(g));
+		lo = gdb_hex_value(gdb_getc(g));
 		gdb_trace(g, "<-", g->packet, kept);
 		if (hi >= 0 && lo >= 0 && (unsigned char)(hi << 4 | lo) == sum) {
 			if (!g->no_ack)
@@ -2543,7 +2549,7 @@ static const char *gdb_target_xml(void)
 
 /* Append bytes as hex, in memory order (x86 is little-endian, and so is
  * the g packet), to out; returns the end of out. */
-static char *hex_put(char *out, const uint8_t *bytes, size_t n)
+static char *gdb_hex_put(char *out, const uint8_t *bytes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		out += sprintf(out, "%02x", bytes[i]);
@@ -2552,10 +2558,10 @@ static char *hex_put(char *out, const uint8_t *bytes, size_t n)
 
 /* Read n bytes from hex text; returns the text after them, or NULL if it
  * holds fewer than n bytes of hex. */
-static const char *hex_get(const char *in, uint8_t *bytes, size_t n)
+static const char *gdb_hex_get(const char *in, uint8_t *bytes, size_t n)
 {
 	for (size_t i = 0; i < n; i++, in += 2) {
-		int hi = hex_value(in[0]), lo = hi < 0 ? -1 : hex_value(in[1]);
+		int hi = gdb_hex_value(in[0]), lo = hi < 0 ? -1 : gdb_hex_value(in[1]);
 
 		if (hi < 0 || lo < 0)
 			return NULL;
@@ -2592,7 +2598,7 @@ static char *gdb_reg_get(struct gdb_state *st, size_t n, char *out)
 
 	if (at)
 		memcpy(value, at, gdb_regs[n].size);
-	return hex_put(out, value, gdb_regs[n].bytes);
+	return gdb_hex_put(out, value, gdb_regs[n].bytes);
 }
 
 /* g: all registers, in gdb_regs' order, as hex. */
@@ -2618,7 +2624,7 @@ static const char *gdb_write_registers(struct gdb *g, const char *in, size_t fir
 	for (size_t n = first; n < first + count; n++) {
 		uint8_t value[16];
 
-		in = hex_get(in, value, gdb_regs[n].bytes);
+		in = gdb_hex_get(in, value, gdb_regs[n].bytes);
 		if (!in)
 			return "E22";
 		if (gdb_regs[n].home == IN_REGS)
@@ -2635,7 +2641,7 @@ static const char *gdb_write_registers(struct gdb *g, const char *in, size_t fir
 
 /* Parse "ADDR,LEN" (hex, as gdb sends them); returns the text after, or
  * NULL if it is not that. */
-static const char *parse_addr_len(const char *in, uint64_t *addr, uint64_t *len)
+static const char *gdb_parse_addr_len(const char *in, uint64_t *addr, uint64_t *len)
 {
 	char *end;
 
@@ -2656,7 +2662,7 @@ static void gdb_cmd_read_memory(struct gdb *g, const char *args)
 {
 	uint8_t buf[GDB_MAX_PACKET / 2];
 	uint64_t addr, len;
-	const char *end = parse_addr_len(args, &addr, &len);
+	const char *end = gdb_parse_addr_len(args, &addr, &len);
 	size_t got;
 
 	if (!end || *end) {
@@ -2669,7 +2675,7 @@ static void gdb_cmd_read_memory(struct gdb *g, const char *args)
 	if (got == 0 && len > 0)
 		strcpy(g->reply, "E14");
 	else
-		*hex_put(g->reply, buf, got) = '\0';
+		*gdb_hex_put(g->reply, buf, got) = '\0';
 }
 
 /* M ADDR,LEN:HEX: write guest memory, all of it or E14. */
@@ -2677,10 +2683,10 @@ static void gdb_cmd_write_memory(struct gdb *g, const char *args)
 {
 	uint8_t buf[GDB_MAX_PACKET / 2];
 	uint64_t addr, len;
-	const char *end = parse_addr_len(args, &addr, &len);
+	const char *end = gdb_parse_addr_len(args, &addr, &len);
 
 	if (!end || *end != ':' || len > sizeof(buf) || strlen(end + 1) != 2 * len ||
-	    !hex_get(end + 1, buf, len)) {
+	    !gdb_hex_get(end + 1, buf, len)) {
 		strcpy(g->reply, "E22");
 		return;
 	}
@@ -2730,7 +2736,7 @@ static void gdb_cmd_breakpoint(struct gdb *g, const char *packet)
 		g->reply[0] = '\0';
 		return;
 	}
-	end = parse_addr_len(packet + 3, &addr, &kind);
+	end = gdb_parse_addr_len(packet + 3, &addr, &kind);
 	if (!end || *end) {
 		strcpy(g->reply, "E22");
 		return;
@@ -2745,7 +2751,7 @@ static void gdb_cmd_xfer(struct gdb *g, const char *args)
 	const char *xml = gdb_target_xml();
 	size_t size = strlen(xml);
 	uint64_t offset, len;
-	const char *end = parse_addr_len(args, &offset, &len);
+	const char *end = gdb_parse_addr_len(args, &offset, &len);
 
 	if (!end || *end) {
 		strcpy(g->reply, "E22");
