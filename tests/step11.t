@@ -34,6 +34,17 @@ start_stub() {
 	return 1
 }
 
+# stub_says REGEX: wait (30 s at most) until a line of the stub's stderr
+# matches REGEX: with --trace-gdb, a packet gdb sent.
+stub_says() {
+	for _ in $(seq 600); do
+		read_text "$SCRATCH/stub.err" STUB_ERR
+		matches "$STUB_ERR" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # stub_end: wait for the stub; its status, stdout and stderr in STATUS,
 # OUT and ERR.
 stub_end() {
@@ -107,13 +118,15 @@ like "$GDB_OUT" "^rip $FINISH\$" "hbreak finish: gdb stops at finish ($FINISH)"
 like "$OUT" 'RAX = 43, memory\[0x400\] = 43$' "set \$rdi = 43 there: the guest halts with 43"
 
 # Ctrl-C: the guest told to spin, gdb interrupted (SIGINT to gdb, which
-# sends 0x03), then the spin cleared and the guest let go.
-if start_stub; then
+# sends 0x03) once the stub has its continue and the guest has spun a
+# while, then the spin cleared and the guest let go.
+if start_stub --trace-gdb; then
 	GDB_OUT=$(timeout -k 5 60 gdb -q -nx -batch -ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' \
 		-ex "target remote :$PORT" -ex 'set var spin = 1' -ex continue -ex 'info symbol $pc' \
 		-ex 'set var spin = 0' -ex continue "$ELF" 2>&1 </dev/null &
 		gdb_pid=$!
-		sleep 2
+		stub_says '^\[gdb\] <- vCont;c$'
+		sleep 0.5
 		kill -INT "$gdb_pid"
 		wait "$gdb_pid")
 	stub_end
@@ -195,13 +208,14 @@ else
 	stub_end
 	ok 1 "./step11 --gdb 0 listens (closed)"
 fi
-if start_stub; then
+if start_stub --trace-gdb; then
 	# No timeout around this gdb: SIGKILL must reach gdb itself (the
 	# kill is its time limit).
 	gdb -q -nx -batch -ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' \
 		-ex "target remote :$PORT" -ex 'set var spin = 1' -ex continue "$ELF" >/dev/null 2>&1 </dev/null &
 	gdb_pid=$!
-	sleep 2
+	stub_says '^\[gdb\] <- vCont;c$'
+	sleep 0.5
 	kill -KILL "$gdb_pid"
 	wait "$gdb_pid" 2>/dev/null
 	stub_end
