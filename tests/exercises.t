@@ -73,8 +73,12 @@ built_ahead() {
 
 # check_tree EX WHICH: run the check of the tree $dir/WHICH (start or
 # solved), with the programs built ahead if they fit, else building.
+# A check limits each program it runs (ex.sh: 60 s, 300 s for a Linux
+# boot); TEST_TIMEOUT only stops a check that hangs itself: chapter 10's
+# boot a check (some 40 s in the lab, more when it is busy) on top of its
+# probes outlasted the 60 s default (CI, 2026-12-01).
 check_tree() {
-	local ex=$1 which=$2 ahead=$ROOT/build/exercises-ci/$1
+	local ex=$1 which=$2 ahead=$ROOT/build/exercises-ci/$1 TEST_TIMEOUT=600
 	if diff -r -q "$dir/$which" "$ahead/$which" >/dev/null 2>&1 &&
 		built_ahead "$ex" "$ahead/$which" "$ahead/build-$which"; then
 		run exercises/ex.sh check "$ex" --src "$ahead/$which" --out "$ahead/build-$which" --built
