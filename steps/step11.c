@@ -1618,6 +1618,7 @@ static int guest_check(struct vm *vm, const struct options *opt)
 #define X86_BP_VECTOR      3      /* #BP: int3 */
 #define RFLAGS_RF          (1ull << 16) /* resume: skip this instruction's breakpoint once */
 
+/* listing: dr7 */
 /*
  * DR7, the debug control register: which of DR0-DR3 are armed, and for
  * what. An execute breakpoint is RW = 00 and LEN = 00 (one byte):
@@ -1633,6 +1634,7 @@ static int guest_check(struct vm *vm, const struct options *opt)
  */
 #define DR7_LOCAL_ENABLE(n) (1ull << (2 * (n)))
 #define DR6_HIT_MASK        0xfull
+/* end listing: dr7 */
 
 /* What each breakpoint layer is called, in messages. */
 static const char *const layer_names[] = {
@@ -1751,6 +1753,7 @@ static void gdb_probe_why(char *why, size_t size, const struct kvm_run *exit, ui
 			 exit_name(exit->exit_reason), (unsigned long long)rip);
 }
 
+/* listing: probe-hw */
 /* Probe the debug registers: DR0 set to the second nop of "nop; nop;
  * hlt". A KVM that honours them stops there with KVM_EXIT_DEBUG, DR6.B0
  * set; the lab's (QEMU's nested SVM) runs on to the hlt. */
@@ -1771,7 +1774,9 @@ static int gdb_probe_hw(int kvm_fd, char *why, size_t size)
 	gdb_probe_why(why, size, &exit, rip);
 	return 0;
 }
+/* end listing: probe-hw */
 
+/* listing: probe-int3 */
 /* Probe int3 with KVM_GUESTDBG_USE_SW_BP: "nop; int3; hlt". A KVM that
  * catches #BP for us stops with KVM_EXIT_DEBUG, exception 3; one that
  * lets it reach the guest, which has no IDT, sees a triple fault. */
@@ -1789,6 +1794,7 @@ static int gdb_probe_int3(int kvm_fd, char *why, size_t size)
 	gdb_probe_why(why, size, &exit, rip);
 	return 0;
 }
+/* end listing: probe-int3 */
 
 /* Probe single-step: "nop; nop; hlt" with KVM_GUESTDBG_SINGLESTEP must
  * stop after the first nop, RIP one byte on, with KVM_EXIT_DEBUG. */
@@ -1807,6 +1813,7 @@ static int gdb_probe_step(int kvm_fd, char *why, size_t size)
 	return 0;
 }
 
+/* listing: probe-hlt */
 /* Probe the hlt trick: "nop; hlt; hlt" must end in KVM_EXIT_HLT with
  * RIP just after the first hlt. Without an in-kernel irqchip every KVM
  * does this (hlt waits for an interrupt only userspace could send). */
@@ -1825,6 +1832,7 @@ static int gdb_probe_hlt(int kvm_fd, char *why, size_t size)
 		 exit_name(exit.exit_reason), (unsigned long long)rip, GUEST_LOAD_ADDR + 2);
 	return 0;
 }
+/* end listing: probe-hlt */
 
 /* Pick the layer Z0 uses: --breakpoints', which must work here (else
  * status 77, with the probe's reason), or the best that works. */
@@ -1846,6 +1854,7 @@ static void gdb_choose_layer(struct gdb *g, char why[][160])
 		g->opt->layer == GDB_LAYER_AUTO ? ", the best that stops here" : " (--breakpoints)");
 }
 
+/* listing: probe */
 /*
  * Which breakpoints this KVM really stops at. Asking is not enough: the
  * lab's KVM accepts KVM_GUESTDBG_USE_SW_BP and KVM_GUESTDBG_USE_HW_BP,
@@ -1879,10 +1888,12 @@ static void gdb_probe_breakpoints(struct gdb *g)
 		g->can_step ? "works" : "no: ", step_why);
 	gdb_choose_layer(g, why);
 }
+/* end listing: probe */
 
 /* ------------------------------------------------------------------ */
 /* Guest memory as gdb sees it: virtual addresses, through the tables  */
 
+/* listing: guest-memory */
 /* The guest-physical address of a guest-virtual one, through the
  * guest's own page tables (KVM_TRANSLATE walks them as its MMU would),
  * or -1 when nothing maps it or it is not our RAM. */
@@ -1931,6 +1942,7 @@ static size_t guest_copy(struct vm *vm, uint64_t virt, uint8_t *buf, size_t len,
 	}
 	return done;
 }
+/* end listing: guest-memory */
 
 /* ------------------------------------------------------------------ */
 /* Breakpoints: a debug register, or a byte written over the code      */
@@ -1968,6 +1980,7 @@ static int gdb_free_slot(struct gdb *g)
 	return -1;
 }
 
+/* listing: patch */
 /* Write the breakpoint's instruction (int3 or hlt) over the guest's byte,
  * keeping the byte. Two breakpoints on one byte share the kept byte. */
 static void gdb_patch(struct gdb *g, struct gdb_breakpoint *bp)
@@ -1988,7 +2001,9 @@ static void gdb_unpatch(struct gdb *g, struct gdb_breakpoint *bp)
 		g->vm->mem[bp->phys] = bp->saved;
 	bp->used = used;
 }
+/* end listing: patch */
 
+/* listing: insert */
 /* The layer a new breakpoint uses: Z1 asks for the debug registers, which
  * it gets where they work; Z0 gets the stub's layer. Out of debug
  * registers, the best patched layer. */
@@ -2028,6 +2043,7 @@ static const char *gdb_insert(struct gdb *g, int type, uint64_t addr)
 	bp->used = 1;
 	return "OK";
 }
+/* end listing: insert */
 
 /* z0 and z1: remove a breakpoint, putting the guest's byte back. A
  * breakpoint that is not there is removed already: OK. */
@@ -2045,6 +2061,7 @@ static const char *gdb_remove(struct gdb *g, int type, uint64_t addr)
 	return "OK";
 }
 
+/* listing: read-memory */
 /* Read guest memory for gdb: the guest's bytes, not our patches (gdb
  * must see the code it disassembles). Returns the bytes read. */
 static size_t gdb_read_memory(struct gdb *g, uint64_t addr, uint8_t *buf, size_t len)
@@ -2078,6 +2095,7 @@ static size_t gdb_write_memory(struct gdb *g, uint64_t addr, uint8_t *buf, size_
 	}
 	return done;
 }
+/* end listing: read-memory */
 
 /* Remove every breakpoint (gdb detaches): the guest's bytes come back. */
 static void gdb_remove_all(struct gdb *g)
@@ -2087,6 +2105,7 @@ static void gdb_remove_all(struct gdb *g)
 			gdb_remove(g, g->bp[i].type, g->bp[i].addr);
 }
 
+/* listing: set-debug */
 /* Tell KVM what to catch on the next KVM_RUN: a single step, the debug
  * registers in use (DR7 as drawn above), int3. Nothing: control 0. */
 static void gdb_set_debug(struct gdb *g, int step)
@@ -2112,10 +2131,12 @@ static void gdb_set_debug(struct gdb *g, int step)
 		kvm_ioctl(g->vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg, "KVM_SET_GUEST_DEBUG",
 			  "See dmesg.");
 }
+/* end listing: set-debug */
 
 /* ------------------------------------------------------------------ */
 /* Running the guest under gdb                                         */
 
+/* listing: sigio */
 /* gdb's bytes while the guest runs (Ctrl-C, or the connection closing)
  * must stop KVM_RUN. The socket is set to raise SIGIO at the vCPU's
  * thread when bytes arrive: the signal itself kicks the vCPU out of the
@@ -2145,6 +2166,7 @@ static void gdb_io_arm(struct gdb *g)
 	    fcntl(g->fd, F_SETFL, flags | O_ASYNC) < 0)
 		die(2, "fcntl on gdb's connection (O_ASYNC, F_SETOWN_EX): %s", strerror(errno));
 }
+/* end listing: sigio */
 
 /* The session is over: no more SIGIO, and none left pending in
  * immediate_exit, which would stop the guest's next KVM_RUN at once. */
@@ -2168,6 +2190,7 @@ static _Noreturn void gdb_gone(struct gdb *g, const char *when)
 	    "  at RIP 0x%llx: the guest is not run further", when, regs.rip);
 }
 
+/* listing: poll-input */
 /* Take what gdb sent while the guest ran, without waiting: Ctrl-C (0x03)
  * is an interrupt; other bytes wait in g->in for the packet reader.
  * Returns GDB_STOP_INTERRUPT or GDB_STOP_NONE; gdb gone ends the step. */
@@ -2195,7 +2218,9 @@ static enum gdb_stop gdb_poll_input(struct gdb *g)
 	}
 	return GDB_STOP_NONE;
 }
+/* end listing: poll-input */
 
+/* listing: debug-exit */
 /* KVM_EXIT_DEBUG: a single step (#DB, DR6.BS), a debug register (#DB,
  * DR6.Bn) or an int3 (#BP). After an int3 RIP may point past it on
  * some KVMs: it is put back on the breakpoint's byte. */
@@ -2220,7 +2245,9 @@ static enum gdb_stop gdb_debug_exit(struct gdb *g, int step)
 	}
 	return step ? GDB_STOP_STEP : GDB_STOP_BREAK;
 }
+/* end listing: debug-exit */
 
+/* listing: hlt-exit */
 /*
  * KVM_EXIT_HLT: the guest's own end, or one of our breakpoints. This is
  * the layer that works on every KVM, because without an in-kernel
@@ -2251,7 +2278,9 @@ static enum gdb_stop gdb_hlt_exit(struct gdb *g)
 	g->stop_reply = "T05swbreak:;";
 	return GDB_STOP_BREAK;
 }
+/* end listing: hlt-exit */
 
+/* listing: run-gdb */
 /* Run the vCPU for gdb until something gdb must hear of: a step done, a
  * breakpoint, Ctrl-C, the guest's end. The console's port I/O is
  * answered on the way, as in step 7's run loop. */
@@ -2293,7 +2322,9 @@ static enum gdb_stop vcpu_run_gdb(struct gdb *g, int step)
 		}
 	}
 }
+/* end listing: run-gdb */
 
+/* listing: resume */
 /* c and s: go on from where the guest stopped. From a patched breakpoint,
  * first step over it with the guest's own byte back (the hlt trick's
  * second half); from a debug register's, with RFLAGS.RF set, which tells
@@ -2326,6 +2357,7 @@ static enum gdb_stop gdb_resume(struct gdb *g, int step)
 		}
 	return vcpu_run_gdb(g, step);
 }
+/* end listing: resume */
 
 /* ------------------------------------------------------------------ */
 /* The remote serial protocol: packets, checksums, acknowledgements    */
@@ -2406,6 +2438,7 @@ static int gdb_hex_value(int c)
 	return -1;
 }
 
+/* listing: send */
 /* Send one packet and, in ack mode, wait for gdb's '+', sending it again
  * on '-' (a few times: then gdb is not listening, and we stop asking). */
 static void gdb_send(struct gdb *g, const char *data)
@@ -2433,7 +2466,9 @@ static void gdb_send(struct gdb *g, const char *data)
 			return;
 	}
 }
+/* end listing: send */
 
+/* listing: read-packet */
 /*
  * Read the next packet into g->packet: skip what comes before its '$'
  * (acks, a stray Ctrl-C), check its checksum (bad: '-', and read again),
@@ -2476,10 +2511,12 @@ static size_t gdb_read_packet(struct gdb *g)
 			gdb_write(g, "-", 1);
 	}
 }
+/* end listing: read-packet */
 
 /* ------------------------------------------------------------------ */
 /* Registers: gdb's x86-64 numbering, and target.xml, which tells it    */
 
+/* listing: registers */
 /* The registers gdb gets, in its order for i386:x86-64 (the g packet's
  * order too), and where each lives: in struct kvm_regs, kvm_sregs (a
  * segment's selector) or kvm_fpu (the x87 unit), at offset, size bytes
@@ -2518,6 +2555,7 @@ static const struct gdb_reg gdb_regs[] = {
 #undef SEG
 #undef ST
 #undef FPU
+/* end listing: registers */
 
 /* The vCPU's registers, as KVM gives them, for gdb_reg_get and _set. */
 struct gdb_state {
@@ -2767,6 +2805,7 @@ static void gdb_cmd_xfer(struct gdb *g, const char *args)
 		 (int)len, xml + offset);
 }
 
+/* listing: query */
 /* q and Q packets: what the stub supports, target.xml, no-ack mode, and
  * the thread questions (one thread, number 1). Unknown: empty reply. */
 static void gdb_cmd_query(struct gdb *g, const char *p)
@@ -2790,7 +2829,9 @@ static void gdb_cmd_query(struct gdb *g, const char *p)
 	else if (!strcmp(p, "qC"))
 		strcpy(g->reply, "QC1");
 }
+/* end listing: query */
 
+/* listing: report */
 /* How a stop is told to gdb, and what the step does after it: a break,
  * a step or Ctrl-C is a stop reply; the guest's end is W (exited, with
  * RAX's low byte as the exit code) or X (killed by a signal), after
@@ -2818,6 +2859,7 @@ static int gdb_report(struct gdb *g, enum gdb_stop stop)
 	gdb_send(g, g->reply);
 	return status;
 }
+/* end listing: report */
 
 /* D: gdb detaches. Every breakpoint goes, KVM stops watching, and the
  * guest runs on by itself (main, after gdb_session returns). */
@@ -2869,6 +2911,7 @@ static int gdb_cmd_v(struct gdb *g, const char *p)
 	return GDB_KEEP_GOING;
 }
 
+/* listing: handle */
 /* One packet from gdb: answer it (into g->reply, sent by the caller).
  * Returns GDB_KEEP_GOING, GDB_DETACHED, or the exit status when the
  * guest ended. Unknown packets get the empty reply, as the protocol
@@ -2897,6 +2940,7 @@ static int gdb_handle(struct gdb *g)
 	}
 	return GDB_KEEP_GOING;
 }
+/* end listing: handle */
 
 /* ------------------------------------------------------------------ */
 /* The session: listen, wait for gdb, then serve it                    */
@@ -2951,6 +2995,7 @@ static int gdb_accept(int listen_fd, double timeout)
 	return fd;
 }
 
+/* listing: session */
 /*
  * The whole session: probe the breakpoints, wait for gdb, then answer
  * its packets one at a time until the guest ends (returns its exit
@@ -2990,6 +3035,7 @@ static int gdb_session(struct vm *vm, const struct options *opt)
 		return result;
 	}
 }
+/* end listing: session */
 
 int main(int argc, char **argv)
 {
@@ -3021,6 +3067,7 @@ int main(int argc, char **argv)
 		trace_translate(&vm, GUEST_HIGH_HALF + GUEST_LOAD_ADDR);
 	}
 
+	/* listing: main-gdb */
 	/* With --gdb, gdb drives the guest until it ends, or until gdb
 	 * detaches: then the guest runs on, as without it. */
 	if (opt.gdb) {
@@ -3029,6 +3076,7 @@ int main(int argc, char **argv)
 		if (status != GDB_DETACHED)
 			return status;
 	}
+	/* end listing: main-gdb */
 	watchdog_start(&vm, opt.timeout);
 	if (vcpu_run_loop(&vm, &opt) != RUN_HALTED)
 		return 1;
