@@ -336,7 +336,7 @@ run_program() {
 # packets among it) and status in OUT, ERR and STATUS. Status 77 ends
 # the check as run_program does: SKIP.
 gdb_session() {
-	local opts=() ex=() c port= pid
+	local opts=() gdb_args=() c port= pid
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
 	GDB_OUT=
@@ -357,11 +357,11 @@ gdb_session() {
 		sleep 0.05
 	done
 	if [ -n "$port" ] && [ -z "$GDB_OUT" ]; then
-		ex=(-ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' -ex "target remote :$port")
-		for c; do ex+=(-ex "$c"); done
+		gdb_args=(-ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' -ex "target remote :$port")
+		for c; do gdb_args+=(-ex "$c"); done
 		# gdb's status says whether its last command failed: the
 		# check judges what it printed instead.
-		GDB_OUT=$(timeout -k 5 "$EX_TIMEOUT" gdb -q -nx -batch "${ex[@]}" \
+		GDB_OUT=$(timeout -k 5 "$EX_TIMEOUT" gdb -q -nx -batch "${gdb_args[@]}" \
 			"$ROOT/build/guest/debug64.elf" 2>&1 </dev/null) || true
 	fi
 	STATUS=0
