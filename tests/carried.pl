@@ -18,7 +18,9 @@
 # The book's listing markers (/* listing: NAME */, /* end listing: NAME */)
 # are not code and are left out. An item that two or more steps have is
 # carried: each step's text must be the text of the last step before it
-# that has the item, unless tests/carried-allow.txt (CARRIED_ALLOW=FILE)
+# that has the item (a step built on an earlier one, not on the step
+# before it, has a "base" line in the allowlist: then the last step up
+# to that one), unless tests/carried-allow.txt (CARRIED_ALLOW=FILE)
 # says that this step changes it, and why. A change so allowed is what
 # the next steps carry. An entry of the allowlist that allows nothing (no
 # such item, or the step's text is the same after all) is a failure too.
@@ -203,13 +205,24 @@ if (@ARGV && !$show_allowed) {
 }
 
 # The allowlist: "NAME  STEPS  REASON" a line, STEPS like "4" or "2-7"
-# or "4,5"; blank lines and lines starting with # are ignored.
-my (%allow, @entries);
+# or "4,5"; blank lines and lines starting with # are ignored. A line
+# "base  N  M  REASON" says that step N is built on step M, not on the
+# step before it: it carries step M's text (and what the steps between
+# change is none of its business).
+my (%allow, @entries, %base);
 open(my $afh, '<', $allow_file) or do { print STDERR "carried.pl: cannot read $allow_file: $!\n"; exit 2 };
 my @problems;
 while (my $l = <$afh>) {
 	next if $l =~ /^\s*(#|$)/;
 	chomp $l;
+	if ($l =~ /^base\s{2,}(\d+)\s{2,}(\d+)\s{2,}\S/) {
+		$base{$1} = { on => $2, line => $. };
+		push @problems, "FAIL $allow_file:$.: step$1 cannot be built on step$2, which is not before it"
+			if $2 >= $1;
+		push @problems, "FAIL $allow_file:$.: there is no step$1 to build on step$2"
+			unless $step_file{$1};
+		next;
+	}
 	my ($name, $spec, $reason) = $l =~ /^(\S+(?: \w+)?)\s{2,}([\d,-]+)\s{2,}(\S.*)$/;
 	# "struct NAME" and "enum NAME" hold a space: the fields are parted
 	# by two spaces or more.
@@ -251,11 +264,21 @@ my $failed = 0;
 for my $name (@order) {
 	my @have = sort { $a <=> $b } keys %{ $text{$name} };
 	next if @have < 2;
-	# The text each step should have: the last one before it, changed
-	# only where the allowlist says so.
-	my $ref = shift @have;
+	# The text each step should have: the last one before it (up to its
+	# base), changed only where the allowlist says so. %ok: the text
+	# each step is compared to from the next on.
+	my $first = shift @have;
+	my %ok = ($first => $first);
 	my (@changed, @bad, @detail, @shown);
 	for my $n (@have) {
+		my $limit = $base{$n} ? $base{$n}{on} : $n - 1;
+		my ($before) = grep { $_ <= $limit } sort { $b <=> $a } keys %ok;
+		if (!defined $before) {     # built on a step before any that has it
+			$ok{$n} = $n;
+			next;
+		}
+		my $ref = $ok{$before};
+		$ok{$n} = $ref;
 		my $allowed = $allow{$name}{$n};
 		if ($text{$name}{$n} eq $text{$name}{$ref}) {
 			next;
@@ -265,7 +288,7 @@ for my $name (@order) {
 			push @changed, $n;
 			push @shown, "  step$n changes $name ($allowed->{reason}):", diff_text($name, $ref, $n)
 				if $show_allowed;
-			$ref = $n;
+			$ok{$n} = $n;
 			next;
 		}
 		push @bad, $n;

@@ -12,7 +12,7 @@
 # lab: on the host (needs no KVM: lab/run check runs it beside the lab)
 . "$(dirname "$0")/lib.sh"
 
-SELF_CHECKS=12
+SELF_CHECKS=15
 
 run tests/carried.pl
 results=$OUT status=$STATUS errors=$ERR
@@ -69,6 +69,24 @@ printf 'kvm_ioctl  5  a self-check of tests/carried.t\n' >>"$SCRATCH/allow.txt"
 compare CARRIED_ALLOW="$SCRATCH/allow.txt"
 is "$STATUS" 0 "... allowed for step 5 and carried on by steps 6 to $last: it passes"
 like "$OUT" '^PASS kvm_ioctl: .*, changed by step 5 as allowed$' "... and says that step 5 changes it"
+
+# A step built on an earlier one (a base line) is compared with that
+# one: a change that step 9 makes and step 10 carries on is not step
+# 11's, whose base is step 7.
+copy_steps
+add_line 9
+add_line 10
+cp tests/carried-allow.txt "$SCRATCH/allow.txt"
+printf 'kvm_ioctl  9  a self-check of tests/carried.t\n' >>"$SCRATCH/allow.txt"
+compare CARRIED_ALLOW="$SCRATCH/allow.txt"
+is "$STATUS" 0 "a change by step 9, carried by step 10, not by step 11 (base 7): it passes"
+add_line 11
+compare CARRIED_ALLOW="$SCRATCH/allow.txt"
+like "$OUT" '^FAIL kvm_ioctl \(steps [0-9 -]+, changed by step 9 as allowed\): step11 differs from the step before' \
+	"... and the same line in step 11: it fails, step 11 being compared with step 7"
+printf 'base  99  7  no such step\n' >>"$SCRATCH/allow.txt"
+run env CARRIED_ALLOW="$SCRATCH/allow.txt" tests/carried.pl
+like "$OUT" '^FAIL .*/allow\.txt:[0-9]+: there is no step99 to build on step7$' "a base line for a step that is not there: it fails"
 
 # Nothing is listed for a function that is new: two steps that have it
 # must agree on it all the same.

@@ -23,7 +23,8 @@
 # step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7;
 # devices: step 8, long mode with its UART and sysregs; interrupts: step
 # 9, the same devices with the PIC, the PIT and the UART's interrupt;
-# linux: step 10, a kernel and an initramfs instead of a guest.
+# linux: step 10, a kernel and an initramfs instead of a guest. Chapter
+# 11's are step 11's, step 7's long-mode machine: long.
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
@@ -32,6 +33,7 @@ declare -A MODE=(
 	[08-com2]=devices [08-uptime]=devices
 	[09-fast-timer]=interrupts [09-menu]=interrupts
 	[10-high-memory]=linux [10-cpu-name]=linux
+	[11-monitor]=long [11-watchpoint]=long
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a

@@ -31,7 +31,8 @@ step8 build/tests/guests/mmio-unclaimed64.bin 1
 step9 build/guest/interrupts64.elf 0 30
 step9 build/tests/hostile/long-no-eoi.bin 1
 step9 build/tests/guests/fault-pf.elf 1
-step10 build/linux/vmlinuz 1 5"
+step10 build/linux/vmlinuz 1 5
+step11 - 0"
 PER_RUN=2
 
 runs=$(printf '%s\n' "$RUNS" | wc -l)
