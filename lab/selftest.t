@@ -14,7 +14,7 @@
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 48
+plan 50
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -66,13 +66,15 @@ is "$STATUS:$OUT" "0:awake" "a quiet machine (sleep 40, LAB_FREEZE_TIMEOUT=15) i
 unlike "$ERR" 'froze' "... and nothing says it froze"
 rm -f "$ROOT/build/lab/froze-console.log"
 LAB_FREEZE_TIMEOUT=15 run lab/run cmd 'echo going to sleep; echo freeze >/sys/power/state; echo woke up'
-is "$STATUS" 125 "a machine that freezes twice: status 125"
+is "$STATUS" 125 "a machine that freezes three times: status 125"
 like "$ERR" '^lab: machine 1 froze \(frozen: no heartbeat from the lab.s kernel for 15 s .*\); running its command again on a new machine$' \
 	"... the first freeze is named, and the command runs again"
-like "$ERR" 'no verdict from the lab: frozen: ' "... the second ends the run, explained as a freeze"
+is "$(printf '%s\n' "$ERR" | grep -c '^lab: machine 1 froze ')" 2 "... and runs twice again"
+like "$ERR" 'no verdict from the lab: frozen: ' "... the third ends the run, explained as a freeze"
 like "$(cat "$ROOT/build/lab/froze-console.log" 2>/dev/null)" 'going to sleep' "... the first machine's console is kept"
 like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" ' qemu-system-x86 state [A-Z] wchan ' \
 	"... and what QEMU's threads were doing"
+like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" '^Timer	 DCR=' "... and its local APIC's timer, from QEMU's monitor"
 
 # A test run that freezes after one script passed: only the rest runs
 # again. freeze-once.t suspends the machine while its flag file is there;
