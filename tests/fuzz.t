@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A short fuzz run: FUZZ_COUNT (default 200; in the lab 100, and 40 for a
 # SANITIZE=1 build) random guests of each mode through every step that
-# runs a guest (tests/fuzz.pl; make fuzz is the long run). Fails on a crash, a hang, a status outside 0 and
-# 1 (77 only where this host's KVM cannot run a step, never in the lab)
-# or a sanitizer report; the counts by exit reason are in TAP comments.
+# runs a guest (tests/fuzz.pl; make fuzz is the long run). Fails on a
+# crash, a hang, a status outside 0 and 1 (77 only where this host's KVM
+# cannot run a step, never in the lab) or a sanitizer report; the counts
+# by exit reason are in TAP comments.
 . "$(dirname "$0")/lib.sh"
 need_steps 3
 plan 2
