@@ -87,6 +87,7 @@ step6_GUESTS :=	hello32
 step7_GUESTS :=	hello64
 step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
+step11_GUESTS := debug64
 step12_GUESTS :=	smp64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
@@ -134,6 +135,12 @@ $(BUILD)/guest/hello64.elf: $(BUILD)/guest/hello.64.o guest/guest.ld
 
 # Step 8's guest: drivers for the UART and the sysregs, 64-bit.
 $(BUILD)/guest/devices64.elf: $(BUILD)/guest/devices.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+# Step 11's guest, the one to debug with gdb: 64-bit, low half only, so
+# that its ELF file's addresses are the addresses it runs at.
+$(BUILD)/guest/debug64.elf: $(BUILD)/guest/debug.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
@@ -243,6 +250,16 @@ test-prereqs:
 $(patsubst %,debug-%,$(STEPS)): debug-%: % $(BUILD)/kvm-probe
 	$(Q)lab/auto tty "gdb -q -ex 'set breakpoint pending on' -ex 'break ioctl if \$$rsi == 0xae80' -ex run --args ./$*"
 
+# make gdb-step11: ./step11 --gdb in the background and, in front, a gdb
+# with the guest's symbols (its ELF file), connected to it: the guest
+# waits at its first instruction (gdb retries the connection while the
+# step probes its breakpoints). In the lab, both run on the lab's
+# console, which is this terminal. GDB_PORT picks the port.
+GDB_PORT ?= 1234
+.PHONY: gdb-step11
+gdb-step11: step11 $(BUILD)/kvm-probe
+	$(Q)lab/auto tty "./step11 --gdb $(GDB_PORT) & gdb -q -ex 'target remote :$(GDB_PORT)' $(BUILD)/guest/debug64.elf; wait"
+
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
 DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux patch gdb valgrind \
@@ -273,6 +290,8 @@ help::
 	@echo '  make run             build and run every step in order (./step12 --cpus 4: four vCPUs)'
 	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
+	@echo '  make gdb-step11      ./step11 --gdb and a gdb with the guest'"'"'s symbols, stopped at'
+	@echo '                       the guest'"'"'s first instruction (GDB_PORT=1234): debug the guest'
 	@echo '  make deps            install the packages the course needs (apt-get, as root)'
 	@echo '  make clean           remove build/ and the ./stepN programs'
 	@echo '  make old-toolchain-check  the build on Debian 11'"'"'s gcc 10 and binutils 2.35, in a chroot (as root)'

@@ -12,6 +12,8 @@
 #
 # How it is made (see book/README.md):
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
+#      and one drawn from a recorded run: chapter 11's gdb session
+#      (tools/gdb-sequence.pl -> build/book/dot/gdb-session.dot -> SVG)
 #   2. the runs the chapters show <- book/outputs/KVM/NAME.out   (recorded on
 #      real KVMs by make book-outputs, proven by make check)
 #   3. book/NAME.md -> build/book/ast/NAME.json + NAME.info           (filters/book.lua)
@@ -28,13 +30,14 @@ CHROMIUM ?= chromium
 
 # The chapters in reading order; book/NAME.md each. A chapter not written
 # yet is left out (the contents page lists what exists).
-BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step12 \
+BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step11 step12 \
 	appendix-exits appendix-ioctls appendix-troubleshooting appendix-lab
 BOOK_CHAPTERS := $(foreach c,$(BOOK_ORDER),$(if $(wildcard book/$(c).md),$(c)))
 BOOK_PAGES := index $(BOOK_CHAPTERS)
 
 BOOK_FILTERS := $(wildcard book/filters/*.lua)
-BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard book/diagrams/*.dot))
+BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard book/diagrams/*.dot)) \
+	$(BOOK_OUT)/img/gdb-session.svg
 # Steps whose chapter is being written: book-check does not ask for it
 # yet, and their listing markers wait for it. Empty it when the chapter
 # comes (a step may come first, its chapter next).
@@ -125,13 +128,26 @@ $(BOOK_OUT) $(BOOK_OUT)/img $(BOOK_OUT)/ast:
 # it is taken out, for both formats, and the build fails if one remains.
 # Made again when this file changes: an SVG made by an older rule (with
 # its DOCTYPE) must not outlive it.
-$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot book/book.mk | $(BOOK_OUT)/img
+define dot_to_svg
 	@echo "  DOT     $@"
 	$(Q)$(DOT) -Tsvg -o $@.tmp $< 2>$@.err; status=$$?; \
 	if [ $$status -ne 0 ] || [ -s $@.err ]; then cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; fi; \
 	rm -f $@.err; perl -0pi -e 's/<!DOCTYPE[^>]*>\n?//' $@.tmp; \
 	if grep -q '<!DOCTYPE' $@.tmp; then echo "book: $@ still has a <!DOCTYPE>" >&2; rm -f $@.tmp; exit 1; fi; \
 	mv $@.tmp $@
+endef
+$(BOOK_OUT)/img/%.svg: book/diagrams/%.dot book/book.mk | $(BOOK_OUT)/img
+	$(dot_to_svg)
+
+# A diagram made from a recorded run: chapter 11's sequence diagram of a
+# gdb session's packets, drawn from the lab's --trace-gdb log of it, so
+# that it shows what the step and gdb really said to each other.
+$(BOOK_OUT)/dot/gdb-session.dot: book/outputs/kvm_amd/step11-session.out book/tools/gdb-sequence.pl
+	$(Q)mkdir -p $(@D)
+	$(Q)perl book/tools/gdb-sequence.pl $< >$@.tmp && mv $@.tmp $@
+
+$(BOOK_OUT)/img/%.svg: $(BOOK_OUT)/dot/%.dot book/book.mk | $(BOOK_OUT)/img
+	$(dot_to_svg)
 
 # 2. Runs: recorded by make book-outputs, on this machine's KVM when it
 # has a usable one, and always in the lab (kvm_amd): each KVM's outputs

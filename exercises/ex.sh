@@ -326,6 +326,56 @@ run_program() {
 	fi
 }
 
+# gdb_session [OPTION...] -- COMMAND...: a gdb session with the
+# exercise's program (chapter 11: step 11's gdb stub). The program runs
+# with --gdb 0 --trace-gdb OPTION... in the background; once it says its
+# port, gdb runs in batch mode with the guest's symbols
+# (build/guest/debug64.elf), connected to it, and runs each COMMAND, as
+# tests/step11.t runs it (tcp auto-retry off, remotetimeout 1, a time
+# limit). gdb's output in GDB_OUT; the program's stdout, stderr (the
+# packets among it) and status in OUT, ERR and STATUS. Status 77 ends
+# the check as run_program does: SKIP.
+gdb_session() {
+	local opts=() gdb_args=() c port= pid
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	GDB_OUT=
+	if ! command -v gdb >/dev/null; then
+		GDB_OUT="gdb is not installed: make deps installs it"
+	fi
+	: >"$WORK/stub.err"
+	timeout -k 5 "$EX_TIMEOUT" "$PROGRAM" --gdb 0 --trace-gdb "${opts[@]}" \
+		>"$WORK/stub.out" 2>"$WORK/stub.err" </dev/null &
+	pid=$!
+	for _ in $(seq 400); do
+		read_text "$WORK/stub.err" ERR
+		if [[ $ERR =~ waiting\ for\ gdb\ on\ 127\.0\.0\.1:([0-9]+): ]]; then
+			port=${BASH_REMATCH[1]}
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ -n "$port" ] && [ -z "$GDB_OUT" ]; then
+		gdb_args=(-ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' -ex "target remote :$port")
+		for c; do gdb_args+=(-ex "$c"); done
+		# gdb's status says whether its last command failed: the
+		# check judges what it printed instead.
+		GDB_OUT=$(timeout -k 5 "$EX_TIMEOUT" gdb -q -nx -batch "${gdb_args[@]}" \
+			"$ROOT/build/guest/debug64.elf" 2>&1 </dev/null) || true
+	fi
+	STATUS=0
+	wait "$pid" || STATUS=$?
+	read_text "$WORK/stub.out" OUT
+	read_text "$WORK/stub.err" ERR
+	if [ "$STATUS" -eq 77 ]; then
+		echo "SKIP $EX: cannot run on this host's KVM (status 77):"
+		indent "$ERR"
+		echo "  Check it in the lab, whose KVM can: make exercise EX=$EX LAB=1"
+		exit 77
+	fi
+}
+
 # boot_linux_here: call before a check boots Linux (chapter 10). On a KVM
 # that emulates the guest kernel's every instruction (kvm_pvm: about
 # 1 us each, a boot of many minutes) the check ends here, SKIP (status

@@ -14,7 +14,7 @@
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 41
+plan 50
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -66,11 +66,43 @@ is "$STATUS:$OUT" "0:awake" "a quiet machine (sleep 40, LAB_FREEZE_TIMEOUT=15) i
 unlike "$ERR" 'froze' "... and nothing says it froze"
 rm -f "$ROOT/build/lab/froze-console.log"
 LAB_FREEZE_TIMEOUT=15 run lab/run cmd 'echo going to sleep; echo freeze >/sys/power/state; echo woke up'
-is "$STATUS" 125 "a machine that freezes twice: status 125"
+is "$STATUS" 125 "a machine that freezes three times: status 125"
 like "$ERR" '^lab: machine 1 froze \(frozen: no heartbeat from the lab.s kernel for 15 s .*\); running its command again on a new machine$' \
 	"... the first freeze is named, and the command runs again"
-like "$ERR" 'no verdict from the lab: frozen: ' "... the second ends the run, explained as a freeze"
+is "$(printf '%s\n' "$ERR" | grep -c '^lab: machine 1 froze ')" 2 "... and runs twice again"
+like "$ERR" 'no verdict from the lab: frozen: ' "... the third ends the run, explained as a freeze"
 like "$(cat "$ROOT/build/lab/froze-console.log" 2>/dev/null)" 'going to sleep' "... the first machine's console is kept"
+like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" ' qemu-system-x86 state [A-Z] wchan ' \
+	"... and what QEMU's threads were doing"
+like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" '^Timer	 DCR=' "... and its local APIC's timer, from QEMU's monitor"
+
+# A test run that freezes after one script passed: only the rest runs
+# again. freeze-once.t suspends the machine while its flag file is there;
+# this script removes the flag when the freeze is seen, so the second
+# machine runs it to the end.
+sdir=$ROOT/build/selftest
+mkdir -p "$sdir"
+printf '#!/bin/sh\necho 1..1\necho ok 1 - passes\n' >"$sdir/pass.t"
+printf '#!/bin/sh\necho 1..1\n[ ! -e %s ] || echo freeze >/sys/power/state\necho ok 1 - woke, or never slept\n' \
+	"build/selftest/freeze-flag" >"$sdir/freeze-once.t"
+chmod +x "$sdir/pass.t" "$sdir/freeze-once.t"
+touch "$sdir/freeze-flag"
+rm -f "$ROOT/build/lab/froze-console.log"
+(for _ in $(seq 1500); do
+	[ ! -e "$ROOT/build/lab/froze-console.log" ] || { rm -f "$sdir/freeze-flag"; break; }
+	sleep 0.2
+done) &
+LAB_JOBS=1 LAB_FREEZE_TIMEOUT=15 LAB_TESTS='build/selftest/pass.t build/selftest/freeze-once.t' run lab/run check
+wait
+is "$STATUS" 0 "a test run whose machine froze once: status 0"
+like "$ERR" '^lab: machine 1 froze \(frozen: .*\); running the test scripts that had not passed \(build/selftest/freeze-once\.t\) again on a new machine$' \
+	"... the script that had passed is not run again"
+is "$(printf '%s\n' "$OUT" | grep -c 'pass\.t \.* ok')" 1 "... it passed once, on the first machine"
+like "$OUT" 'freeze-once\.t \.* ok' "... and the other passed on the second"
+like "$OUT" '^\(and not counted above: passed on machine 1 before it froze, not run again: build/selftest/pass\.t\)$' \
+	"... the summary names the script that passed before the freeze"
+like "$ERR" 'lab-check: PASS in .*ran again after a freeze: machine 1' "... and the closing line the freeze"
+rm -rf "$sdir"
 
 # The host-kernel path, as on a distribution without Debian's kernel
 # package: a fake host layout (boot/vmlinuz-RELEASE, lib/modules/RELEASE)

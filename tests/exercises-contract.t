@@ -23,9 +23,10 @@
 # step 5 with --boot); protected: 32-bit (steps 5 and 6); long: step 7;
 # devices: step 8, long mode with its UART and sysregs; interrupts: step
 # 9, the same devices with the PIC, the PIT and the UART's interrupt;
-# linux: step 10, a kernel and an initramfs instead of a guest; smp:
-# step 12, step 9's machine on several vCPUs (the guest on the first,
-# and two that start another one wrong).
+# linux: step 10, a kernel and an initramfs instead of a guest. Chapter
+# 11's are step 11's, step 7's long-mode machine: long. smp: step 12,
+# step 9's machine on several vCPUs (the guest on the first, and two
+# that start another one wrong).
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
@@ -34,6 +35,7 @@ declare -A MODE=(
 	[08-com2]=devices [08-uptime]=devices
 	[09-fast-timer]=interrupts [09-menu]=interrupts
 	[10-high-memory]=linux [10-cpu-name]=linux
+	[11-monitor]=long [11-watchpoint]=long
 	[12-exit-counts]=smp [12-barrier]=smp
 )
 

@@ -61,13 +61,14 @@ for step in step5 step6 "step6 --pae"; do
 	hostile "$step" $H/prot-page-table-overwrite.bin "$SHUTDOWN"
 done
 
-# Long mode: step 7, whose page tables map the first 2 MiB (RAM) only,
-# and steps 8, 9 and 12, which also map their devices' 2 MiB at
-# 0xd0000000 and answer COM1's ports instead of the console port 0xe9:
-# there, an out to 0xe9 is a port no device claims. Step 12 runs them on
-# its first vCPU, the others waiting for INIT and SIPI.
-for step in step7 step8 step9 step12; do
-	if [ "$step" = step7 ]; then
+# Long mode: step 7 and step 11 (step 7's machine, with a gdb stub),
+# whose page tables map the first 2 MiB (RAM) only, and steps 8, 9 and
+# 12, which also map their devices' 2 MiB at 0xd0000000 and answer
+# COM1's ports instead of the console port 0xe9: there, an out to 0xe9
+# is a port no device claims. Step 12 runs them on its first vCPU, the
+# others waiting for INIT and SIPI.
+for step in step7 step8 step9 step11 step12; do
+	if [ "$step" = step7 ] || [ "$step" = step11 ]; then
 		console=$TIMEOUT
 		console_rep="$TIMEOUT|$SHUTDOWN"
 	else
