@@ -260,7 +260,11 @@ struct vm {
 	pthread_barrier_t start;     /* every vCPU exists, main has shown them */
 	pthread_barrier_t stopped;   /* every vCPU thread has left KVM_RUN */
 	pthread_mutex_t lock;        /* guards the vCPUs' idle, and what follows */
-	pthread_cond_t changed;      /* a vCPU went idle or stopped, or the run ended */
+	pthread_cond_t changed;      /* a vCPU went idle, checked in or stopped, or the run ended */
+	pthread_cond_t resume;       /* a pause's round moved on, or the run ended */
+	unsigned pause_round;        /* main's pauses to confirm that all are idle: */
+	int paused;                  /* the vCPU threads out of KVM_RUN in this one, */
+	int checked;                 /* and those that have read their vCPU since */
 	int ended;                   /* the run is over: */
 	enum run_end end;            /* how, */
 	int end_cpu;                 /* and on which vCPU (halted, timeout: -1) */
@@ -2621,14 +2625,16 @@ static int vcpu_idle_now(struct vcpu *vcpu, int trace)
  * the kick came just before the thread entered it.
  */
 static volatile sig_atomic_t vm_stopping;
+static volatile sig_atomic_t vm_pausing;
 static _Thread_local struct kvm_run *thread_run;
 
 /* SIGUSR1, the kick: nothing but KVM_RUN's EINTR, and once the run is
- * over, immediate_exit on this thread's vCPU. */
+ * over, or while main pauses every vCPU, immediate_exit on this
+ * thread's vCPU. */
 static void vcpu_kick_handler(int sig)
 {
 	(void)sig;
-	if (vm_stopping && thread_run)
+	if ((vm_stopping || vm_pausing) && thread_run)
 		thread_run->immediate_exit = 1;
 }
 
@@ -2651,6 +2657,7 @@ static void vm_end_locked(struct vm *vm, enum run_end end, int cpu)
 	vm->end_cpu = cpu;
 	vm_stopping = 1;
 	pthread_cond_signal(&vm->changed);
+	pthread_cond_broadcast(&vm->resume);
 }
 
 static void vm_end(struct vm *vm, enum run_end end, int cpu)
@@ -2675,13 +2682,49 @@ static void vcpu_set_idle(struct vcpu *vcpu, int idle)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+/* listing: pause */
+/* Main pauses every vCPU to see them all at one moment (vm_confirm_idle):
+ * check in, out of KVM_RUN; once every thread has, no vCPU runs, and
+ * none can wake another: read this vCPU's MP state, tell main, and wait
+ * for its verdict: go on (immediate_exit cleared), or the run is over.
+ * A round main gave up on (its watchdog's time) is left as it is. */
+static void vcpu_pause(struct vcpu *vcpu, int trace)
+{
+	struct vm *vm = vcpu->vm;
+	unsigned round;
+	int idle;
+
+	pthread_mutex_lock(&vm->lock);
+	round = vm->pause_round;
+	if (vm_pausing && !vm->ended && ++vm->paused == vm->cpus)
+		pthread_cond_broadcast(&vm->resume);
+	while (vm_pausing && vm->paused < vm->cpus && vm->pause_round == round && !vm->ended)
+		pthread_cond_wait(&vm->resume, &vm->lock);
+	if (vm_pausing && vm->pause_round == round && !vm->ended) {
+		pthread_mutex_unlock(&vm->lock);
+		idle = vcpu_idle_now(vcpu, trace);
+		pthread_mutex_lock(&vm->lock);
+		if (vm->pause_round == round) {
+			vcpu->idle = idle;
+			vm->checked++;
+			pthread_cond_signal(&vm->changed);
+		}
+		while (vm->pause_round == round && !vm->ended)
+			pthread_cond_wait(&vm->resume, &vm->lock);
+	}
+	if (!vm->ended)
+		vcpu->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->lock);
+}
+/* end listing: pause */
+
 /* listing: run-loop */
 /* Run one vCPU until the run is over. Each pass: enter the guest; when
  * KVM_RUN returns, let the device table handle an I/O or MMIO exit,
  * trace it, then judge: go on, or end the run and say why. KVM_RUN
  * fails with EINTR for main's kick, after which the thread reads the
- * vCPU's MP state (idle or not), and with EAGAIN for an AP that an INIT
- * has just reset. An exit means the vCPU ran: it is RUNNABLE, not idle.
+ * vCPU's MP state (idle or not), or checks in for main's pause, and
+ * with EAGAIN for an AP that an INIT has just reset. An exit means the vCPU ran: it is RUNNABLE, not idle.
  * After each exit handled, remember where the guest was. */
 static void vcpu_run_loop(struct vcpu *vcpu, const struct options *opt)
 {
@@ -2696,7 +2739,10 @@ static void vcpu_run_loop(struct vcpu *vcpu, const struct options *opt)
 				    vcpu->index, strerror(errno));
 			if (vm_stopping)
 				return;
-			vcpu_set_idle(vcpu, vcpu_idle_now(vcpu, opt->trace));
+			if (vm_pausing)
+				vcpu_pause(vcpu, opt->trace);
+			else
+				vcpu_set_idle(vcpu, vcpu_idle_now(vcpu, opt->trace));
 			continue;
 		}
 		vcpu->exits++;
@@ -2948,12 +2994,49 @@ static int vm_all_idle(struct vm *vm)
 	return 1;
 }
 
+/* listing: confirm */
+/* Every vCPU looked idle, but each thread read its own at its own
+ * moment: one read idle may have been woken since (an INIT and SIPI,
+ * or an NMI, from a CPU that then went idle too) and run on without an
+ * exit. So pause them all (immediate_exit, by the kick), then let each
+ * thread read its vCPU while none runs: if every one is idle now,
+ * nothing can ever wake them. Called with vm->lock held; gives up on
+ * the watchdog's deadline. Returns 1 when every vCPU is idle. */
+static int vm_confirm_idle(struct vm *vm, double timeout, const struct timespec *deadline)
+{
+	struct timespec now, until;
+	int idle;
+
+	vm_pausing = 1;
+	while (vm->checked < vm->cpus && !vm->ended) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (timeout > 0 && seconds_between(deadline, &now) >= 0)
+			break;
+		pthread_mutex_unlock(&vm->lock);
+		vm_kick_all(vm);
+		pthread_mutex_lock(&vm->lock);
+		until = time_after(&now, KICK_MS / 1000.0);
+		if (timeout > 0 && seconds_between(&until, deadline) < 0)
+			until = *deadline;
+		pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
+	}
+	idle = vm->checked == vm->cpus && vm_all_idle(vm);
+	vm_pausing = 0;
+	vm->paused = 0;
+	vm->checked = 0;
+	vm->pause_round++;
+	pthread_cond_broadcast(&vm->resume);
+	return idle;
+}
+/* end listing: confirm */
+
 /* listing: watch */
 /* main's part while the vCPUs run, and the watchdog: every KICK_MS,
  * kick each vCPU's thread (its KVM_RUN returns EINTR, and it reads its
- * vCPU's MP state), and end the run when every vCPU is idle: nothing
- * can wake any of them any more. Or when the watchdog's time is up. A
- * vCPU's thread may end the run first. Returns how it ended. */
+ * vCPU's MP state), and end the run when every vCPU is idle, seen so
+ * while none runs: nothing can wake any of them any more. Or when the
+ * watchdog's time is up. A vCPU's thread may end the run first.
+ * Returns how it ended. */
 static enum run_end vm_watch(struct vm *vm, double timeout)
 {
 	struct timespec start, now, until, deadline;
@@ -2963,7 +3046,7 @@ static enum run_end vm_watch(struct vm *vm, double timeout)
 	pthread_mutex_lock(&vm->lock);
 	while (!vm->ended) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (vm_all_idle(vm)) {
+		if (vm_all_idle(vm) && vm_confirm_idle(vm, timeout, &deadline)) {
 			vm_end_locked(vm, RUN_HALTED, -1);
 		} else if (timeout > 0 && seconds_between(&deadline, &now) >= 0) {
 			vm_end_locked(vm, RUN_TIMEOUT, -1);
@@ -3026,6 +3109,7 @@ static void vm_init_sync(struct vm *vm)
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->changed, &attr);
+	pthread_cond_init(&vm->resume, NULL);
 	pthread_condattr_destroy(&attr);
 	pthread_barrier_init(&vm->start, NULL, vm->cpus + 1);
 	pthread_barrier_init(&vm->stopped, NULL, vm->cpus);

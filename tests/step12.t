@@ -7,7 +7,8 @@
 # the MP states as seen, no exit for the local APIC); the hostile cases
 # (a deadlock, an AP that never gets its SIPI, one whose SIPI starts it
 # in a loop, APs never started by a guest that halts), each ending in
-# the watchdog's report of every vCPU; the options (--cpus 0, 9, junk;
+# the watchdog's report of every vCPU; a CPU woken late that runs on
+# without an exit (the run waits for it); the options (--cpus 0, 9, junk;
 # --iterations); KVM's limits (fewer vCPUs, no MP states: status 77).
 # A KVM without an in-kernel irqchip makes step 12 exit 77: then these
 # tests skip natively (and fail in the lab).
@@ -129,6 +130,20 @@ if ! unsupported 3; then
 	matches "$OUT" '^step12: cpu [12]: KVM_MP_STATE_UNINITIALIZED; at the end KVM_MP_STATE_UNINITIALIZED, '
 	is "$MATCHES" 2 "... CPUs 1 and 2 never started"
 fi
+
+# A CPU read idle, then woken, that runs on without an exit while the
+# other goes idle (tests/guests/smp-late-wake.c: CPU 1, started late,
+# counts half a second in real mode): the run ends only once it halts,
+# seen so while no vCPU runs. Ending on each thread's last reading, it
+# ended early in 5 runs of 6 on kvm_pvm; three runs here.
+for run_number in 1 2 3; do
+	run ./step12 --guest $G/smp-late-wake.elf
+	unsupported 3 && continue
+	is "$STATUS" 0 "smp-late-wake, run $run_number: status 0"
+	like "$OUT" '^cpu 1: counted half a second in real mode, without an exit$' \
+		"... the run lasts until CPU 1 has counted and said so"
+	like "$OUT" '^step12: cpu 1: .*; at the end KVM_MP_STATE_HALTED, IF 0, ' "... and CPU 1 ends halted"
+done
 
 # The watchdog stops every vCPU and reports each (hostile, in lib.sh:
 # status 1, the reason and a detail, within the watchdog's time).
