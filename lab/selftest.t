@@ -14,7 +14,7 @@
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 50
+plan 51
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -75,6 +75,8 @@ like "$(cat "$ROOT/build/lab/froze-console.log" 2>/dev/null)" 'going to sleep' "
 like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" ' qemu-system-x86 state [A-Z] wchan ' \
 	"... and what QEMU's threads were doing"
 like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" '^Timer	 DCR=' "... and its local APIC's timer, from QEMU's monitor"
+like "$(cat "$ROOT/build/lab/froze-qemu-threads.txt" 2>/dev/null)" '^VM status: running$' \
+	"... and QEMU's word that it still ran (suspended by its kernel, not paused)"
 
 # A test run that freezes after one script passed: only the rest runs
 # again. freeze-once.t suspends the machine while its flag file is there;
