@@ -88,9 +88,12 @@ step7_GUESTS :=	hello64
 step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
 step11_GUESTS := debug64
+step12_GUESTS :=	smp64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
 step10_LDLIBS := -pthread
+step12_LDLIBS := -pthread
+step12_RUN_ARGS := --cpus 4
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -153,6 +156,16 @@ $(BUILD)/guest/interrupts64.elf: $(BUILD)/guest/interrupts.64.o $(BUILD)/guest/v
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
+# Step 12's guest: a small kernel for several CPUs (guest/smp.c: the
+# IDT, the local APICs, starting the other CPUs, spinlocks), the real-mode
+# trampoline the other CPUs start in (guest/trampoline.S), the entry
+# points of guest/vectors.S, and the program every CPU runs
+# (guest/counter.c), 64-bit.
+$(BUILD)/guest/smp64.elf: $(BUILD)/guest/smp.64.o $(BUILD)/guest/trampoline.64.o \
+		$(BUILD)/guest/vectors.64.o $(BUILD)/guest/counter.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
 # Every guest's flat binary is its ELF with the headers stripped: the bytes
 # as they must lie in guest memory, starting at the load address.
 $(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
@@ -207,9 +220,11 @@ $(BUILD)/kvm-probe: lab/kvm-probe.c
 # that exits 77 (this host's KVM cannot do it) does not stop the run.
 # Step 10 needs arguments: the kernel and initramfs of make linux
 # (step10_RUN_ARGS, linux/linux.mk; hence "=": it is defined later).
+# Step 12 runs on four vCPUs, not its default two.
 RUN_STEPS = for step in $(STEPS); do \
 		printf "\n===== %s =====\n" "$$step"; \
 		args=; [ $$step != step10 ] || args="$(step10_RUN_ARGS)"; \
+		[ $$step != step12 ] || args="$(step12_RUN_ARGS)"; \
 		./$$step $$args; status=$$?; \
 		if [ $$status -eq 77 ]; then echo "($$step skipped: this host'"'"'s KVM cannot run it)"; \
 		elif [ $$status -ne 0 ]; then echo "$$step failed with status $$status"; exit 1; fi; \
@@ -272,7 +287,7 @@ help::
 	@echo '  make                 build every step and guest'
 	@echo '  make stepN           build ./stepN (then run it: ./stepN --help) and, from step 3 on,'
 	@echo '                       the broken guests of build/tests/guests/ to run it with'
-	@echo '  make run             build and run every step in order'
+	@echo '  make run             build and run every step in order (./step12 --cpus 4: four vCPUs)'
 	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
 	@echo '  make gdb-step11      ./step11 --gdb and a gdb with the guest'"'"'s symbols, stopped at'

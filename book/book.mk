@@ -30,7 +30,7 @@ CHROMIUM ?= chromium
 
 # The chapters in reading order; book/NAME.md each. A chapter not written
 # yet is left out (the contents page lists what exists).
-BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step11 \
+BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step11 step12 \
 	appendix-exits appendix-ioctls appendix-troubleshooting appendix-lab
 BOOK_CHAPTERS := $(foreach c,$(BOOK_ORDER),$(if $(wildcard book/$(c).md),$(c)))
 BOOK_PAGES := index $(BOOK_CHAPTERS)

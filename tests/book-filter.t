@@ -11,7 +11,7 @@ if ! command -v pandoc >/dev/null 2>&1; then
 	echo "1..0 # SKIP pandoc is not installed (sudo make deps)"
 	exit 0
 fi
-plan 35
+plan 37
 
 filters=$ROOT/book/filters
 mkdir -p "$SCRATCH/src"
@@ -141,6 +141,18 @@ chapter excerpt-order "$(printf '```{.output run="boot" from="three" to="one"}\n
 like "$ERR" 'no line from "three" on holds to="one"' "... and so does a to= before from="
 chapter boot-pvm "$(printf '```{.output run="boot" kvm="kvm_pvm"}\n```\n')"
 like "$ERR" 'a boot \(book/runs\) is not recorded on kvm_pvm' "asking for a boot on kvm_pvm fails the build"
+
+# A run flagged "slow" (much guest kernel code, step 12's million
+# additions): not looked for on kvm_pvm either, and not allowed there.
+printf 'slow\t./slow\t\tslow\n' >>"$SCRATCH/book/runs"
+for kvm in kvm_amd kvm_pvm; do
+	printf 'done\n' >"$SCRATCH/book/outputs/$kvm/slow.out"
+	echo 0 >"$SCRATCH/book/outputs/$kvm/slow.status"
+done
+chapter slow "$(printf '```{.output run="slow"}\n```\n')"
+unlike "$OUT" 'kvm_pvm' "a slow run is not shown on kvm_pvm, though a recording is there"
+chapter slow-pvm "$(printf '```{.output run="slow" kvm="kvm_pvm"}\n```\n')"
+like "$ERR" 'a slow run \(book/runs\) is not recorded on kvm_pvm' "asking for a slow run on kvm_pvm fails the build"
 
 # The whole-book check: a marker that no chapter shows fails the EPUB pass.
 printf '/* listing: hello */\nint a;\n/* end listing: hello */\n/* listing: unused */\nint b;\n/* end listing: unused */\n' \

@@ -7,7 +7,7 @@
 #     are compared with their numbers masked: a CPU count, a host address;
 #     of a run flagged "boot", only those lines are compared, and on a KVM
 #     that runs a guest's kernel slowly, kvm_pvm, it is skipped, saying
-#     why: the lab runs it);
+#     why: the lab runs it; so is a run flagged "slow");
 #   - every run is recorded on kvm_amd (the lab's, the KVM every build of
 #     the book can count on) and shown by a chapter;
 #   - no recording on any KVM holds a device error ("does not exist", "is
@@ -61,6 +61,10 @@ while IFS=$'\037' read -r name command mask flags; do
 	recorded=book/outputs/$KVM/$name
 	if has_flag "$flags" boot && ! boots "$KVM"; then
 		skip 2 "$command: boots Linux; $KVM $SLOW_KERNEL_WHY"
+		continue
+	fi
+	if has_flag "$flags" slow && ! boots "$KVM"; then
+		skip 2 "$command: runs much guest kernel code; $KVM $SLOW_KERNEL_WHY"
 		continue
 	fi
 	if [ ! -f "$recorded.out" ]; then

@@ -24,7 +24,9 @@
 # devices: step 8, long mode with its UART and sysregs; interrupts: step
 # 9, the same devices with the PIC, the PIT and the UART's interrupt;
 # linux: step 10, a kernel and an initramfs instead of a guest. Chapter
-# 11's are step 11's, step 7's long-mode machine: long.
+# 11's are step 11's, step 7's long-mode machine: long. smp: step 12,
+# step 9's machine on several vCPUs (the guest on the first, and two
+# that start another one wrong).
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
@@ -34,6 +36,7 @@ declare -A MODE=(
 	[09-fast-timer]=interrupts [09-menu]=interrupts
 	[10-high-memory]=linux [10-cpu-name]=linux
 	[11-monitor]=long [11-watchpoint]=long
+	[12-exit-counts]=smp [12-barrier]=smp
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
@@ -56,6 +59,8 @@ ENDED_devices="$ENDED|the guest reports a failure: exit code 7\$"
 # interrupts, and interrupts enabled with no IDT.
 HOSTILE_interrupts="$HOSTILE_devices $H/long-no-eoi.bin $H/long-irq-storm.bin $H/long-sti-no-idt.bin"
 ENDED_interrupts=$ENDED_devices
+HOSTILE_smp="$HOSTILE_devices $H/long-smp-init-only.bin $H/long-smp-sipi-loop.bin"
+ENDED_smp=$ENDED_devices
 
 # solved_program EX: the path of EX's solved program, built ahead under
 # build/exercises-ci/EX/build-solved (brought up to date here, natively).

@@ -20,6 +20,11 @@
  *   FAKE_KVM=no-irqchip      a real KVM, but KVM_CHECK_EXTENSION answers 0
  *                            for KVM_CAP_IRQCHIP: a KVM without the in-kernel
  *                            interrupt controllers (step 9 exits 77)
+ *   FAKE_KVM=max-vcpus-2     a real KVM, but KVM_CHECK_EXTENSION answers 2
+ *                            for KVM_CAP_MAX_VCPUS: a KVM that gives a VM
+ *                            two vCPUs at most (step 12 --cpus 4 exits 77)
+ *   FAKE_KVM=no-mp-state     a real KVM, but KVM_CHECK_EXTENSION answers 0
+ *                            for KVM_CAP_MP_STATE (step 12 exits 77)
  *
  * Every other ioctl goes to the C library's. Built by make test-prereqs
  * as build/tests/fakekvm.so; tests/lib.sh's run_fake_kvm runs a step
@@ -137,7 +142,14 @@ int ioctl(int fd, unsigned long request, ...)
 	if (!strcmp(mode, "no-irqchip") && request == KVM_CHECK_EXTENSION &&
 	    (long)arg == KVM_CAP_IRQCHIP)
 		return 0;
-	if (!strncmp(mode, "shutdown-", 9) || !strcmp(mode, "no-irqchip"))
+	if (!strcmp(mode, "max-vcpus-2") && request == KVM_CHECK_EXTENSION &&
+	    (long)arg == KVM_CAP_MAX_VCPUS)
+		return 2;
+	if (!strcmp(mode, "no-mp-state") && request == KVM_CHECK_EXTENSION &&
+	    (long)arg == KVM_CAP_MP_STATE)
+		return 0;
+	if (!strncmp(mode, "shutdown-", 9) || !strcmp(mode, "no-irqchip") ||
+	    !strcmp(mode, "max-vcpus-2") || !strcmp(mode, "no-mp-state"))
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_GET_API_VERSION)
 		return strcmp(mode, "api-version") ? KVM_API_VERSION : 11;

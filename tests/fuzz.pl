@@ -32,7 +32,7 @@ use POSIX qw(WNOHANG);
 my %STEP_MODE = (step3 => 'real', step4 => 'real', step5 => 'prot',
 		 'step5 --boot' => 'real', step6 => 'prot', 'step6 --pae' => 'prot',
 		 step7 => 'long', step8 => 'long', step9 => 'long',
-		 step11 => 'long');
+		 step11 => 'long', step12 => 'long');
 my $HANG_SECONDS = 10;
 # In the lab (KVM_LAB=1) every step must run: 77 is a failure there.
 my $LAB = ($ENV{KVM_LAB} // '') eq '1';

@@ -62,11 +62,12 @@ for step in step5 step6 "step6 --pae"; do
 done
 
 # Long mode: step 7 and step 11 (step 7's machine, with a gdb stub),
-# whose page tables map the first 2 MiB (RAM) only, and steps 8 and 9,
-# which also map their devices' 2 MiB at 0xd0000000 and answer COM1's
-# ports instead of the console port 0xe9: there, an out to 0xe9 is a
-# port no device claims.
-for step in step7 step8 step9 step11; do
+# whose page tables map the first 2 MiB (RAM) only, and steps 8, 9 and
+# 12, which also map their devices' 2 MiB at 0xd0000000 and answer
+# COM1's ports instead of the console port 0xe9: there, an out to 0xe9
+# is a port no device claims. Step 12 runs them on its first vCPU, the
+# others waiting for INIT and SIPI.
+for step in step7 step8 step9 step11 step12; do
 	if [ "$step" = step7 ] || [ "$step" = step11 ]; then
 		console=$TIMEOUT
 		console_rep="$TIMEOUT|$SHUTDOWN"
@@ -90,7 +91,7 @@ done
 # Step 8's devices: a UART flooded with bytes, the clock read for ever,
 # an access that runs past COM1's last port, and every register poked
 # with every size, which must end where the guest powers off.
-for step in step8 step9; do
+for step in step8 step9 step12; do
 	hostile $step $H/long-uart-flood.bin "$TIMEOUT"
 	hostile $step $H/long-mmio-flood.bin "$TIMEOUT"
 	hostile $step $H/long-uart-wide.bin 'stopped: KVM_EXIT_IO' 'in from port 0x3fe \(size 4, count 1\)'
@@ -105,6 +106,12 @@ hostile step9 $H/long-sti-no-idt.bin "$SHUTDOWN" 'enabled interrupts \(sti: IF i
 hostile step9 $H/long-no-eoi.bin "$TIMEOUT" '^  IRQ 0 is in service since its interrupt, and no EOI ended it'
 hostile step9 $H/long-irq-storm.bin "$TIMEOUT" '^  an interrupt storm: the PIT interrupts 596591 times a second'
 hostile step9 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, limit 0xfff\), yet an'
+
+# Step 12 has step 9's interrupt controllers: the same triple faults,
+# named on the vCPU they happened on. Its own guests, a deadlock and
+# APs started wrong, are in tests/step12.t.
+hostile step12 $H/long-sti-no-idt.bin "$SHUTDOWN" 'enabled interrupts \(sti: IF is 1( at its last exit)?\)$'
+hostile step12 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, limit 0xfff\), yet an'
 
 # Step 10 runs no guest of ours: it boots Linux (tests/step10.t), and
 # answers the ports and addresses nobody claims as a PC's empty bus does

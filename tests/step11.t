@@ -119,9 +119,14 @@ like "$OUT" 'RAX = 43, memory\[0x400\] = 43$' "set \$rdi = 43 there: the guest h
 
 # Ctrl-C: the guest told to spin, gdb interrupted (SIGINT to gdb, which
 # sends 0x03) once the stub has its continue and the guest has spun a
-# while, then the spin cleared and the guest let go.
+# while, then the spin cleared and the guest let go. timeout passes the
+# SIGINT on to gdb alone (--foreground): without it, timeout sends it
+# to gdb, then to its whole process group, gdb again, and a gdb that
+# sees a second Ctrl-C before the stub's answer asks "The target is not
+# responding to interrupt requests. Stop debugging it?", and in batch
+# mode answers yes (it did so once in the lab, under load).
 if start_stub --trace-gdb; then
-	GDB_OUT=$(timeout -k 5 60 gdb -q -nx -batch -ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' \
+	GDB_OUT=$(timeout --foreground -k 5 60 gdb -q -nx -batch -ex 'set tcp auto-retry off' -ex 'set remotetimeout 1' \
 		-ex "target remote :$PORT" -ex 'set var spin = 1' -ex continue -ex 'info symbol $pc' \
 		-ex 'set var spin = 0' -ex continue "$ELF" 2>&1 </dev/null &
 		gdb_pid=$!

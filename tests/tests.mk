@@ -44,6 +44,24 @@ $(BUILD)/tests/guests/fault-%.elf: $(BUILD)/tests/guests/fault-%.o $(BUILD)/gues
 
 TEST_GUESTS += $(FAULT_GUESTS) $(FAULT_GUESTS:.elf=.bin)
 
+# Step 12's test guests: each tests/guests/smp-NAME.c is the program
+# (bsp_main and ap_main) for guest/smp.c, the small kernel of step 12's
+# guest, linked with it as step 12's guest is (./step12 --guest
+# build/tests/guests/smp-NAME.elf).
+SMP_GUESTS := $(patsubst tests/guests/%.c,$(BUILD)/tests/guests/%.elf,$(wildcard tests/guests/smp-*.c))
+
+$(BUILD)/tests/guests/smp-%.o: tests/guests/smp-%.c guest/smp.h
+	@echo "  CC64    $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -m64 $(GUEST_CFLAGS) -Iguest -c -o $@ $<
+
+$(BUILD)/tests/guests/smp-%.elf: $(BUILD)/tests/guests/smp-%.o $(BUILD)/guest/smp.64.o \
+		$(BUILD)/guest/trampoline.64.o $(BUILD)/guest/vectors.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+TEST_GUESTS += $(SMP_GUESTS) $(SMP_GUESTS:.elf=.bin)
+
 test-prereqs: test-guests
 
 # The book runs steps 3 to 7 with these guests (./step4 --guest

@@ -32,7 +32,9 @@ step9 build/guest/interrupts64.elf 0 30
 step9 build/tests/hostile/long-no-eoi.bin 1
 step9 build/tests/guests/fault-pf.elf 1
 step10 build/linux/vmlinuz 1 5
-step11 - 0"
+step11 - 0
+step12 build/guest/smp64.elf 0 30
+step12 build/tests/guests/smp-deadlock.elf 1"
 PER_RUN=2
 
 runs=$(printf '%s\n' "$RUNS" | wc -l)

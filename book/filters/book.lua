@@ -189,9 +189,10 @@ end
 -- first line from there that holds to's (without to=, the last); "[...]"
 -- stands for the lines left out, and the exit status is shown only when
 -- the excerpt runs to the end. A TEXT a recording lacks fails the build.
--- A run flagged "boot" in book/runs (it boots Linux) is not recorded on
--- the KVMs of SLOW_KERNEL, which run a guest's kernel code slowly (as
--- book/tools/record-outputs.sh says): they are not looked for.
+-- A run flagged "boot" in book/runs (it boots Linux) or "slow" (it runs
+-- much guest kernel code) is not recorded on the KVMs of SLOW_KERNEL,
+-- which run a guest's kernel code slowly (as book/tools/record-outputs.sh
+-- says): they are not looked for.
 local KVMS = { "kvm_amd", "kvm_intel", "kvm_pvm" }
 local SLOW_KERNEL = { kvm_pvm = true }
 local runs = nil
@@ -310,16 +311,16 @@ local function output(block)
   local cmd = run.command
   local wanted = {}
   for _, kvm in ipairs(KVMS) do
-    if not (run.flags.boot and SLOW_KERNEL[kvm]) then
+    if not ((run.flags.boot or run.flags.slow) and SLOW_KERNEL[kvm]) then
       wanted[#wanted + 1] = kvm
     end
   end
   if block.attributes.kvm then
     wanted = {}
     for kvm in block.attributes.kvm:gmatch("%S+") do
-      if run.flags.boot and SLOW_KERNEL[kvm] then
-        fail("output run=" .. name .. " kvm=" .. kvm .. ": a boot (book/runs) is not recorded on "
-          .. kvm .. ", which runs a guest's kernel code slowly")
+      if (run.flags.boot or run.flags.slow) and SLOW_KERNEL[kvm] then
+        fail("output run=" .. name .. " kvm=" .. kvm .. ": a " .. (run.flags.boot and "boot" or "slow run")
+          .. " (book/runs) is not recorded on " .. kvm .. ", which runs a guest's kernel code slowly")
       end
       wanted[#wanted + 1] = kvm
     end

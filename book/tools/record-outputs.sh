@@ -105,7 +105,8 @@ update() {
 }
 
 # record DIR KIND: each run of book/runs into DIR, on the KVM KIND; a
-# boot only where it runs at speed (boots). A step may fail on purpose
+# boot, or a run flagged slow, only where the guest's kernel code runs at
+# speed (boots). A step may fail on purpose
 # (a broken guest), so the status is recorded, not obeyed; a hang is cut
 # off by timeout (after 60 s, or 600 s for a boot: a few minutes in the
 # lab under shadow paging).
@@ -114,10 +115,10 @@ record() {
 	while IFS=$'\037' read -r name command mask flags; do
 		[ -n "$name" ] || continue
 		limit=60
-		if has_flag "$flags" boot; then
+		if has_flag "$flags" boot || has_flag "$flags" slow; then
 			boots "$2" || continue
-			limit=600
 		fi
+		! has_flag "$flags" boot || limit=600
 		status=0
 		timeout -k 5 "$limit" sh -c "$command" >"$1/$name.out" 2>&1 </dev/null || status=$?
 		printf '%s\n' "$status" >"$1/$name.status"
