@@ -2994,6 +2994,23 @@ static int vm_all_idle(struct vm *vm)
 	return 1;
 }
 
+/* Kick every vCPU's thread, then wait for one of them to signal a
+ * change, KICK_MS at most (and not past deadline, if there is one).
+ * Called with vm->lock held, which it lets go while it kicks. */
+static void vm_kick_and_wait(struct vm *vm, const struct timespec *deadline)
+{
+	struct timespec now, until;
+
+	pthread_mutex_unlock(&vm->lock);
+	vm_kick_all(vm);
+	pthread_mutex_lock(&vm->lock);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	until = time_after(&now, KICK_MS / 1000.0);
+	if (deadline && seconds_between(&until, deadline) < 0)
+		until = *deadline;
+	pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
+}
+
 /* listing: confirm */
 /* Every vCPU looked idle, but each thread read its own at its own
  * moment: one read idle may have been woken since (an INIT and SIPI,
@@ -3004,7 +3021,7 @@ static int vm_all_idle(struct vm *vm)
  * the watchdog's deadline. Returns 1 when every vCPU is idle. */
 static int vm_confirm_idle(struct vm *vm, double timeout, const struct timespec *deadline)
 {
-	struct timespec now, until;
+	struct timespec now;
 	int idle;
 
 	vm_pausing = 1;
@@ -3012,13 +3029,7 @@ static int vm_confirm_idle(struct vm *vm, double timeout, const struct timespec 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (timeout > 0 && seconds_between(deadline, &now) >= 0)
 			break;
-		pthread_mutex_unlock(&vm->lock);
-		vm_kick_all(vm);
-		pthread_mutex_lock(&vm->lock);
-		until = time_after(&now, KICK_MS / 1000.0);
-		if (timeout > 0 && seconds_between(&until, deadline) < 0)
-			until = *deadline;
-		pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
+		vm_kick_and_wait(vm, timeout > 0 ? deadline : NULL);
 	}
 	idle = vm->checked == vm->cpus && vm_all_idle(vm);
 	vm_pausing = 0;
@@ -3039,7 +3050,7 @@ static int vm_confirm_idle(struct vm *vm, double timeout, const struct timespec 
  * Returns how it ended. */
 static enum run_end vm_watch(struct vm *vm, double timeout)
 {
-	struct timespec start, now, until, deadline;
+	struct timespec start, now, deadline;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	deadline = time_after(&start, timeout);
@@ -3051,13 +3062,7 @@ static enum run_end vm_watch(struct vm *vm, double timeout)
 		} else if (timeout > 0 && seconds_between(&deadline, &now) >= 0) {
 			vm_end_locked(vm, RUN_TIMEOUT, -1);
 		} else {
-			pthread_mutex_unlock(&vm->lock);
-			vm_kick_all(vm);
-			pthread_mutex_lock(&vm->lock);
-			until = time_after(&now, KICK_MS / 1000.0);
-			if (timeout > 0 && seconds_between(&until, &deadline) < 0)
-				until = deadline;
-			pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
+			vm_kick_and_wait(vm, timeout > 0 ? &deadline : NULL);
 		}
 	}
 	pthread_mutex_unlock(&vm->lock);
@@ -3070,17 +3075,9 @@ static enum run_end vm_watch(struct vm *vm, double timeout)
  * then wait for them to end. */
 static void vm_stop_threads(struct vm *vm)
 {
-	struct timespec now, until;
-
 	pthread_mutex_lock(&vm->lock);
-	while (vm->threads_stopped < vm->cpus) {
-		pthread_mutex_unlock(&vm->lock);
-		vm_kick_all(vm);
-		pthread_mutex_lock(&vm->lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		until = time_after(&now, KICK_MS / 1000.0);
-		pthread_cond_timedwait(&vm->changed, &vm->lock, &until);
-	}
+	while (vm->threads_stopped < vm->cpus)
+		vm_kick_and_wait(vm, NULL);
 	pthread_mutex_unlock(&vm->lock);
 	for (int i = 0; i < vm->cpus; i++)
 		pthread_join(vm->vcpus[i].thread, NULL);
