@@ -2539,8 +2539,10 @@ static void explain_exit(struct vm *vm)
  * (KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_MP_STATE), for a guest that
  * waits for an interrupt that never comes, or gets too many: a line in
  * service that was never ended (no EOI), a PIT so fast its interrupts
- * leave no time for anything else, a sleep nothing wakes. Returns 1
- * when it named the cause, 0 when the guest runs (timeout_advice). */
+ * leave no time for anything else, a sleep nothing wakes. A line in
+ * service with IF 0 and the vCPU running may only be a handler caught
+ * before its EOI: with a PIT that fast, the storm is the cause. Returns
+ * 1 when it named the cause, 0 when the guest runs (timeout_advice). */
 static int explain_interrupts(struct vm *vm)
 {
 	struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
@@ -2548,6 +2550,7 @@ static int explain_interrupts(struct vm *vm)
 	struct kvm_pit_state2 pit;
 	struct kvm_mp_state mp;
 	struct kvm_regs regs;
+	int storm, in_handler;
 
 	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip) < 0 ||
 	    ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0 ||
@@ -2560,12 +2563,14 @@ static int explain_interrupts(struct vm *vm)
 		mp.mp_state == KVM_MP_STATE_HALTED ? "sleeps in hlt" : "runs",
 		!!(regs.rflags & 0x200), pic->irq_base, pic->imr, pic->irr, pic->isr,
 		pit.channels[0].count, pit.channels[0].mode);
-	if (pic->isr)
+	storm = pit.channels[0].count > 0 && pit.channels[0].count < 1193;
+	in_handler = pic->isr && !(regs.rflags & 0x200) && mp.mp_state != KVM_MP_STATE_HALTED;
+	if (pic->isr && !(in_handler && storm))
 		fprintf(stderr, "  IRQ %d is in service since its interrupt, and no EOI ended it: the\n"
 			"  PIC holds back that line and every one below it in priority. A\n"
 			"  handler must write 0x20 (EOI) to port 0x20 before it returns.\n",
 			__builtin_ctz(pic->isr));
-	else if (pit.channels[0].count > 0 && pit.channels[0].count < 1193)
+	else if (storm)
 		fprintf(stderr, "  an interrupt storm: the PIT interrupts %u times a second (1193182 /\n"
 			"  %u), more than 1000: the guest does little but enter and leave its\n"
 			"  handler. Program a divisor of 1193 or more (11932: 100 Hz).\n",

@@ -102,12 +102,15 @@ for step in step8 step9 step12; do
 done
 
 # Step 9's interrupts: interrupts on with no IDT; a timer handler that
-# never sends EOI; a storm of timer interrupts; a fault inside a handler,
+# never sends EOI; a storm of timer interrupts, and one whose handler the
+# watchdog catches before its EOI (line 0 in service, as without EOI, but
+# IF 0: the storm); a fault inside a handler,
 # whose delivery faults (a double fault) and faults again. A guest that
 # halts with interrupts off ends by itself: no interrupt can wake it.
 hostile step9 $H/long-sti-no-idt.bin "$SHUTDOWN" 'enabled interrupts \(sti: IF is 1( at its last exit)?\)$'
 hostile step9 $H/long-no-eoi.bin "$TIMEOUT" '^  IRQ 0 is in service since its interrupt, and no EOI ended it'
 hostile step9 $H/long-irq-storm.bin "$TIMEOUT" '^  an interrupt storm: the PIT interrupts 596591 times a second'
+hostile step9 $H/long-irq-storm-slow.bin "$TIMEOUT" '^  an interrupt storm: the PIT interrupts 596591 times a second'
 hostile step9 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, limit 0xfff\), yet an'
 
 # Step 12 has step 9's interrupt controllers: the same triple faults,
