@@ -14,7 +14,7 @@
 # commands on a machine without a usable /dev/kvm: they run in the lab.
 TEST_TIMEOUT=${LAB_SELFTEST_TIMEOUT:-600}
 . "$(dirname "$0")/../tests/lib.sh"
-plan 51
+plan 54
 
 # The facts, one a line, printed inside the lab; then a forged marker
 # (a test cannot know the run's random word) and a status of 3.
@@ -57,6 +57,16 @@ LAB_TIMEOUT=30 run lab/run cmd 'echo started; sleep 300'
 is "$STATUS" 125 "a hang: status 125 (no verdict)"
 like "$ERR" 'no verdict from the lab: timeout: .*LAB_TIMEOUT' "... explained as the timeout"
 like "$ERR" '\| started' "... with the console's last lines"
+
+# A QEMU that dies at once and prints nothing: status 125, said so, and
+# no console to show.
+mkdir -p "$SCRATCH/silent-qemu"
+printf '#!/bin/sh\nexit 1\n' >"$SCRATCH/silent-qemu/qemu-system-x86_64"
+chmod +x "$SCRATCH/silent-qemu/qemu-system-x86_64"
+PATH="$SCRATCH/silent-qemu:$PATH" run lab/run cmd true
+is "$STATUS" 125 "a QEMU that dies silently: status 125 (no verdict)"
+like "$ERR" 'QEMU exited with status 1 before the command ended' "... with QEMU's status"
+like "$ERR" 'the console printed nothing' "... and says the console printed nothing"
 
 # A machine that freezes (suspended to idle: its heartbeat stops, as in
 # the freezes QEMU's emulation gave us) is ended after LAB_FREEZE_TIMEOUT
