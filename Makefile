@@ -89,6 +89,7 @@ step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
 step11_GUESTS := debug64
 step12_GUESTS :=	smp64
+step13_GUESTS :=	bench64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
 step10_LDLIBS := -pthread
@@ -163,6 +164,11 @@ $(BUILD)/guest/interrupts64.elf: $(BUILD)/guest/interrupts.64.o $(BUILD)/guest/v
 # (guest/counter.c), 64-bit.
 $(BUILD)/guest/smp64.elf: $(BUILD)/guest/smp.64.o $(BUILD)/guest/trampoline.64.o \
 		$(BUILD)/guest/vectors.64.o $(BUILD)/guest/counter.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
+# Step 13's guest: the exits it measures, one loop each (guest/bench.S).
+$(BUILD)/guest/bench64.elf: $(BUILD)/guest/bench.64.o guest/guest.ld
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
