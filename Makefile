@@ -269,7 +269,7 @@ gdb-step11: step11 $(BUILD)/kvm-probe
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
 DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux patch gdb valgrind \
-	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz zip unzip
+	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz zip unzip gnuplot-nox
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

@@ -203,7 +203,8 @@ static void usage(FILE *out)
 		"out. It runs no guest of yours (no --guest).\n"
 		"\n"
 		"  --short            fewer repetitions: a quick run (the tests use it)\n"
-		"  --csv FILE         write the figures as CSV to FILE too\n"
+		"  --csv FILE         write the figures as CSV to FILE too (-: to standard\n"
+		"                     output, after the table)\n"
 		"  --only FIGURE      measure one figure (the names of the table's first column)\n"
 		"  --trace            print every exit that reaches us (slows ours down)\n"
 		"  --timeout SECONDS  stop a batch still running after this long\n"
@@ -1292,19 +1293,32 @@ static void csv_row(FILE *csv, const struct figure *f, const struct summary *our
 		fputs(",\n", csv);
 }
 
-/* Open --csv's file and write its header line. */
-static FILE *csv_open(const char *path)
+/* Open --csv's file and write its header line. "-" is standard output,
+ * after the table: the CSV is kept in memory until then. */
+static FILE *csv_open(const char *path, char **buf, size_t *size)
 {
 	FILE *csv;
 
 	if (!path)
 		return NULL;
-	csv = fopen(path, "w");
+	csv = strcmp(path, "-") ? fopen(path, "w") : open_memstream(buf, size);
 	if (!csv)
 		die(2, "cannot write %s: %s", path, strerror(errno));
 	fputs("figure,by,samples,ns_median,ns_q1,ns_q3,cycles_median,cycles_q1,cycles_q3,"
 	      "bare_ns_median,ratio\n", csv);
 	return csv;
+}
+
+/* Close --csv's file; for "-", print the CSV that was kept. */
+static void csv_close(FILE *csv, const char *path, char **buf)
+{
+	if (!csv)
+		return;
+	if (fclose(csv) != 0)
+		die(2, "cannot write %s: %s", path, strerror(errno));
+	if (*buf)
+		fputs(*buf, stdout);
+	free(*buf);
 }
 
 /* Measure one figure, with its progress line, and print its row. */
@@ -1347,7 +1361,8 @@ int main(int argc, char **argv)
 	struct vm vm = { 0 };
 	int only = figure_only(&opt);
 	FILE *csv;
-	size_t size = guest_bench64_end - guest_bench64;
+	char *csv_buf = NULL;
+	size_t csv_size = 0, size = guest_bench64_end - guest_bench64;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	command_line = argv;    /* die_no_kvm repeats it for the lab */
@@ -1361,17 +1376,16 @@ int main(int argc, char **argv)
 	memcpy(vm.mem + GUEST_LOAD_ADDR, guest_bench64, size);
 	vcpu_setup_long_mode(&vm);
 	vm.trace = opt.trace;
-	csv = csv_open(opt.csv_path);
+	csv = csv_open(opt.csv_path, &csv_buf, &csv_size);
 
 	table_head(&opt);
 	for (size_t i = 0; i < ARRAY_SIZE(figures); i++)
 		if (only < 0 || (size_t)only == i)
 			figure_run(&vm, &figures[i], &opt, only < 0 ? i + 1 : 1,
 				   only < 0 ? ARRAY_SIZE(figures) : 1, csv);
-	if (csv && fclose(csv) != 0)
-		die(2, "cannot write %s: %s", opt.csv_path, strerror(errno));
 	printf("%s: %lu exits reached us; the device saw %llu port writes, %llu register"
 	       " writes, %llu doorbells\n", program, vm.exits, (unsigned long long)vm.port_writes,
 	       (unsigned long long)vm.mmio_writes, (unsigned long long)vm.doorbells);
+	csv_close(csv, opt.csv_path, &csv_buf);
 	return 0;
 }
