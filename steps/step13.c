@@ -199,8 +199,8 @@ static void usage(FILE *out)
 		"exit's figure is compared with a bare loop of the same ioctl that does\n"
 		"nothing else: the ratio is what this program's own code adds. The table\n"
 		"goes to standard output, a progress line per figure to standard error.\n"
-		"Figures are medians and quartiles; the first batch (the warm-up) is left\n"
-		"out. It runs no guest of yours (no --guest).\n"
+		"Figures are medians and quartiles (q1, q3); the first batch (the warm-up)\n"
+		"is left out. It runs no guest of yours (no --guest).\n"
 		"\n"
 		"  --short            fewer repetitions: a quick run (the tests use it)\n"
 		"  --csv FILE         write the figures as CSV to FILE too (-: to standard\n"
@@ -1255,26 +1255,27 @@ static void table_head(const struct options *opt)
 	printf("%s: exits: %u rounds of %u batches of %u, each after a warm-up batch;"
 	       " creations: %u each\n", program, opt->rounds, opt->batches, opt->per_batch,
 	       opt->creations);
-	printf("%-17s %-4s %10s %21s %11s %21s %8s\n", "figure", "by", "ns", "(quartiles)",
-	       "cycles", "(quartiles)", "ratio");
+	printf("%-17s %-4s %9s %9s %9s %9s %9s %9s %6s\n", "figure", "by", "ns", "q1", "q3",
+	       "cycles", "q1", "q3", "ratio");
 }
 
-/* One row: host nanoseconds, the guest's cycles and the ratio to the
- * bare loop, each "-" where the figure has none. */
+/* One row: our nanoseconds and the guest's cycles, each a median and
+ * its quartiles, and the ratio to the bare loop; "-" where the figure
+ * has none. Every column is right-aligned: only the digits change. */
 static void table_row(const struct figure *f, const struct summary *ours,
 		      const struct summary *cycles, double ratio)
 {
-	char range[64] = "-", cyc[32] = "-", cyc_range[64] = "-", rat[32] = "-";
+	char cyc[3][32] = { "-", "-", "-" }, rat[32] = "-";
 
-	snprintf(range, sizeof(range), "(%.0f-%.0f)", ours->q1, ours->q3);
 	if (cycles->n) {
-		snprintf(cyc, sizeof(cyc), "%.0f", cycles->median);
-		snprintf(cyc_range, sizeof(cyc_range), "(%.0f-%.0f)", cycles->q1, cycles->q3);
+		snprintf(cyc[0], sizeof(cyc[0]), "%.0f", cycles->median);
+		snprintf(cyc[1], sizeof(cyc[1]), "%.0f", cycles->q1);
+		snprintf(cyc[2], sizeof(cyc[2]), "%.0f", cycles->q3);
 	}
 	if (ratio > 0)
 		snprintf(rat, sizeof(rat), "%.2f", ratio);
-	printf("%-17s %-4s %10.0f %21s %11s %21s %8s\n", f->name, f->handler, ours->median,
-	       range, cyc, cyc_range, rat);
+	printf("%-17s %-4s %9.0f %9.0f %9.0f %9s %9s %9s %6s\n", f->name, f->handler,
+	       ours->median, ours->q1, ours->q3, cyc[0], cyc[1], cyc[2], rat);
 }
 
 /* The CSV's row for a figure, with empty fields where it has none. */
