@@ -1143,6 +1143,7 @@ static void measure_vcpu_create(struct vm *vm, const struct figure *f,
 	}
 }
 
+/* listing: memslot */
 /* KVM_SET_USER_MEMORY_REGION: a slot of f->slot_size bytes (memory we
  * reserve but never touch) at 4 GiB, timed, then deleted (size 0), not
  * timed. KVM only takes note of a slot: its pages come at first use. */
@@ -1174,6 +1175,7 @@ static void measure_memslot(struct vm *vm, const struct figure *f,
 	}
 	munmap(mem, f->slot_size);
 }
+/* end listing: memslot */
 
 /* listing: figures */
 /* Every figure, in the table's order. */

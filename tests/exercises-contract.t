@@ -39,7 +39,7 @@ declare -A MODE=(
 	[10-high-memory]=linux [10-cpu-name]=linux
 	[11-monitor]=long [11-watchpoint]=long
 	[12-exit-counts]=smp [12-barrier]=smp
-	[13-mmio-read]=bench [13-rep-outsb]=bench
+	[13-mmio-read]=bench [13-rep-insb]=bench
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
