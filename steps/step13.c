@@ -764,6 +764,8 @@ static void samples_add(struct samples *s, double value)
 	s->v[s->n++] = value;
 }
 
+/* qsort's order for samples: the smaller first. (x > y) - (x < y) is
+ * -1, 0 or 1 without the overflow a subtraction could have. */
 static int double_compare(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -771,13 +773,14 @@ static int double_compare(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A figure's summary: the median and the quartiles (nearest rank), of
- * the samples sorted in place. No samples: all zero. */
+/* A figure's summary: how many samples, their median and quartiles. */
 struct summary {
 	size_t n;
 	double median, q1, q3;
 };
 
+/* Summarize the samples, sorted in place: the median and the quartiles
+ * by nearest rank. No samples: all zero. */
 static struct summary samples_summary(struct samples *s)
 {
 	struct summary sum = { .n = s->n };
