@@ -89,11 +89,13 @@ step8_GUESTS :=	devices64
 step9_GUESTS :=	interrupts64
 step11_GUESTS := debug64
 step12_GUESTS :=	smp64
+step13_GUESTS :=	bench64
 # Step 9's input thread: link with -pthread (and compile with it).
 step9_LDLIBS := -pthread
 step10_LDLIBS := -pthread
 step12_LDLIBS := -pthread
 step12_RUN_ARGS := --cpus 4
+step13_RUN_ARGS := --short
 
 # ---------------------------------------------------------------------------
 # Guests: ELF with symbols (for gdb) and the flat binary the steps embed.
@@ -166,6 +168,11 @@ $(BUILD)/guest/smp64.elf: $(BUILD)/guest/smp.64.o $(BUILD)/guest/trampoline.64.o
 	@echo "  LD      $@"
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
 
+# Step 13's guest: the exits it measures, one loop each (guest/bench.S).
+$(BUILD)/guest/bench64.elf: $(BUILD)/guest/bench.64.o guest/guest.ld
+	@echo "  LD      $@"
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T guest/guest.ld -o $@ $(filter %.o,$^)
+
 # Every guest's flat binary is its ELF with the headers stripped: the bytes
 # as they must lie in guest memory, starting at the load address.
 $(BUILD)/guest/%.bin: $(BUILD)/guest/%.elf
@@ -220,11 +227,13 @@ $(BUILD)/kvm-probe: lab/kvm-probe.c
 # that exits 77 (this host's KVM cannot do it) does not stop the run.
 # Step 10 needs arguments: the kernel and initramfs of make linux
 # (step10_RUN_ARGS, linux/linux.mk; hence "=": it is defined later).
-# Step 12 runs on four vCPUs, not its default two.
+# Step 12 runs on four vCPUs, not its default two; step 13 measures in
+# its short mode (make bench measures in full).
 RUN_STEPS = for step in $(STEPS); do \
 		printf "\n===== %s =====\n" "$$step"; \
 		args=; [ $$step != step10 ] || args="$(step10_RUN_ARGS)"; \
 		[ $$step != step12 ] || args="$(step12_RUN_ARGS)"; \
+		[ $$step != step13 ] || args="$(step13_RUN_ARGS)"; \
 		./$$step $$args; status=$$?; \
 		if [ $$status -eq 77 ]; then echo "($$step skipped: this host'"'"'s KVM cannot run it)"; \
 		elif [ $$status -ne 0 ]; then echo "$$step failed with status $$status"; exit 1; fi; \
@@ -263,7 +272,7 @@ gdb-step11: step11 $(BUILD)/kvm-probe
 # Debian/Ubuntu packages the build, the tests, the lab and the book need.
 # Idempotent: only what is missing is installed.
 DEB_PACKAGES := make gcc clang binutils libc6-dev perl util-linux patch gdb valgrind \
-	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz zip unzip
+	qemu-system-x86 busybox-static cpio xz-utils pandoc graphviz zip unzip gnuplot-nox
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -287,7 +296,8 @@ help::
 	@echo '  make                 build every step and guest'
 	@echo '  make stepN           build ./stepN (then run it: ./stepN --help) and, from step 3 on,'
 	@echo '                       the broken guests of build/tests/guests/ to run it with'
-	@echo '  make run             build and run every step in order (./step12 --cpus 4: four vCPUs)'
+	@echo '  make run             build and run every step in order (./step12 --cpus 4: four vCPUs,'
+	@echo '                       ./step13 --short: quick measurements)'
 	@echo '  make check           the whole test suite (on this machine'"'"'s /dev/kvm, else in the lab)'
 	@echo '  make debug-stepN     ./stepN under gdb, stopped at its first KVM_RUN'
 	@echo '  make gdb-step11      ./step11 --gdb and a gdb with the guest'"'"'s symbols, stopped at'

@@ -14,6 +14,8 @@
 #   1. book/diagrams/NAME.dot  -> build/book/img/NAME.svg            (graphviz)
 #      and one drawn from a recorded run: chapter 11's gdb session
 #      (tools/gdb-sequence.pl -> build/book/dot/gdb-session.dot -> SVG)
+#      and a chart drawn from one: chapter 13's figures (bench/chart.gp,
+#      gnuplot -> build/book/img/bench-lab.svg)
 #   2. the runs the chapters show <- book/outputs/KVM/NAME.out   (recorded on
 #      real KVMs by make book-outputs, proven by make check)
 #   3. book/NAME.md -> build/book/ast/NAME.json + NAME.info           (filters/book.lua)
@@ -26,18 +28,19 @@ BOOK_OUT := build/book
 BOOK_CHECK_OUT := build/book-check
 PANDOC ?= pandoc
 DOT ?= dot
+GNUPLOT ?= gnuplot
 CHROMIUM ?= chromium
 
 # The chapters in reading order; book/NAME.md each. A chapter not written
 # yet is left out (the contents page lists what exists).
-BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step11 step12 \
+BOOK_ORDER := preface background step1 step2 step3 step4 step5 step6 step7 step8 step9 step10 step11 step12 step13 \
 	appendix-exits appendix-ioctls appendix-troubleshooting appendix-lab
 BOOK_CHAPTERS := $(foreach c,$(BOOK_ORDER),$(if $(wildcard book/$(c).md),$(c)))
 BOOK_PAGES := index $(BOOK_CHAPTERS)
 
 BOOK_FILTERS := $(wildcard book/filters/*.lua)
 BOOK_DIAGRAMS := $(patsubst book/diagrams/%.dot,$(BOOK_OUT)/img/%.svg,$(wildcard book/diagrams/*.dot)) \
-	$(BOOK_OUT)/img/gdb-session.svg
+	$(BOOK_OUT)/img/gdb-session.svg $(BOOK_OUT)/img/bench-lab.svg
 # Steps whose chapter is being written: book-check does not ask for it
 # yet, and their listing markers wait for it. Empty it when the chapter
 # comes (a step may come first, its chapter next).
@@ -82,7 +85,7 @@ book: book-tools $(BOOK_HTML) $(BOOK_OUT)/book.css $(BOOK_EPUB)
 # The tools the book needs, or one line that names them and make deps.
 .PHONY: book-tools
 book-tools:
-	$(Q)missing=; for tool in $(PANDOC) $(DOT) zip unzip; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	$(Q)missing=; for tool in $(PANDOC) $(DOT) $(GNUPLOT) zip unzip; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	[ -z "$$missing" ] || { echo "book:$$missing not installed: sudo make deps installs what the book needs" >&2; exit 2; }
 
 # make check builds and checks the book too (not a test in tests/: the
@@ -148,6 +151,17 @@ $(BOOK_OUT)/dot/gdb-session.dot: book/outputs/kvm_amd/step11-session.out book/to
 
 $(BOOK_OUT)/img/%.svg: $(BOOK_OUT)/dot/%.dot book/book.mk | $(BOOK_OUT)/img
 	$(dot_to_svg)
+
+# A chart made from a recorded run: chapter 13's, make bench's chart
+# (bench/chart.gp) of the figures step 13 measured in the lab, from the
+# CSV at the end of the recording (book/runs: step13), so that it
+# changes when the recording does.
+$(BOOK_OUT)/img/bench-lab.svg: book/outputs/kvm_amd/step13.out bench/chart.gp book/book.mk | $(BOOK_OUT)/img
+	@echo "  GNUPLOT $@"
+	$(Q)sed -n '/^figure,by,/,$$p' $< >$(BOOK_OUT)/bench-lab.csv
+	$(Q)machine=$$(sed -n "/^step13: KVM: /{s///;s/'//g;p;}" $< | head -n 1); \
+	$(GNUPLOT) -e "csv='$(BOOK_OUT)/bench-lab.csv'; svg='$@.tmp'; machine='$$machine'" bench/chart.gp && \
+	mv $@.tmp $@
 
 # 2. Runs: recorded by make book-outputs, on this machine's KVM when it
 # has a usable one, and always in the lab (kvm_amd): each KVM's outputs

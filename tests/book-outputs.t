@@ -77,7 +77,7 @@ while IFS=$'\037' read -r name command mask flags; do
 	masked "$mask" "$SCRATCH/now/$name.out" now "$flags"
 	if [ "$then" = "$now" ]; then
 		ok 0 "$command: prints what book/outputs/$KVM/$name.out shows"
-	elif has_flag "$flags" boot; then
+	elif has_flag "$flags" boot || has_flag "$flags" measure; then
 		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
 		diag "the lines it compares (book/runs' MASK, masked) differ now (make book-outputs records it again):"
 		printf '%s' "$then" >"$SCRATCH/then" && printf '%s' "$now" >"$SCRATCH/now.txt"

@@ -11,7 +11,8 @@
 # cannot run it: chapter 6 on kvm_pvm) skips natively and fails in the
 # lab. Chapter 10's programs boot Linux and take no --guest: theirs is
 # step 10's contract (tests/contract.t), the unknown flag and the bad
-# kernel and initramfs files, no guest of ours.
+# kernel and initramfs files, no guest of ours. Chapter 13's measure
+# with their own guest and take no --guest: their options are checked.
 #
 # Natively the programs are brought up to date first (exercises/ex.sh
 # prepare, as make test-prereqs does); in the lab, whose repository is
@@ -26,7 +27,8 @@
 # linux: step 10, a kernel and an initramfs instead of a guest. Chapter
 # 11's are step 11's, step 7's long-mode machine: long. smp: step 12,
 # step 9's machine on several vCPUs (the guest on the first, and two
-# that start another one wrong).
+# that start another one wrong). bench: step 13, which runs its own guest
+# and takes no --guest: its options refused, each with its message.
 declare -A MODE=(
 	[02-rom]=real [02-screen]=real [03-gdb-regs]=real [03-single-step]=real
 	[04-counter]=real [04-decimal]=real [05-boot-pm]="real --boot"
@@ -37,6 +39,7 @@ declare -A MODE=(
 	[10-high-memory]=linux [10-cpu-name]=linux
 	[11-monitor]=long [11-watchpoint]=long
 	[12-exit-counts]=smp [12-barrier]=smp
+	[13-mmio-read]=bench [13-rep-insb]=bench
 )
 
 # How a hostile guest's run may end: the step's two ways, a timeout or a
@@ -115,6 +118,15 @@ for ex in $(exercises/ex.sh list); do
 	contract_check "$ex" "an unknown flag" 2 'unknown option "--bogus"'
 	if [ "$mode" = linux ]; then
 		bad_linux_files "$ex" "$program"
+		continue
+	fi
+	if [ "$mode" = bench ]; then
+		run "$program" --guest "$SCRATCH/big.bin"
+		contract_check "$ex" "--guest (it runs its own guest)" 2 'unknown option "--guest"'
+		run "$program" --csv
+		contract_check "$ex" "--csv without a value" 2 '--csv needs a value'
+		run "$program" --only nosuch
+		contract_check "$ex" "--only with no such figure" 2 '--only: no figure is called "nosuch"'
 		continue
 	fi
 	# The guest files, with the options of its mode (05-boot-pm's --boot).

@@ -25,6 +25,10 @@
  *                            two vCPUs at most (step 12 --cpus 4 exits 77)
  *   FAKE_KVM=no-mp-state     a real KVM, but KVM_CHECK_EXTENSION answers 0
  *                            for KVM_CAP_MP_STATE (step 12 exits 77)
+ *   FAKE_KVM=no-ioeventfd    a real KVM, but KVM_CHECK_EXTENSION answers 0
+ *                            for KVM_CAP_IOEVENTFD (step 13 exits 77)
+ *   FAKE_KVM=no-immediate-exit  a real KVM, but KVM_CHECK_EXTENSION answers
+ *                            0 for KVM_CAP_IMMEDIATE_EXIT (step 13 exits 77)
  *
  * Every other ioctl goes to the C library's. Built by make test-prereqs
  * as build/tests/fakekvm.so; tests/lib.sh's run_fake_kvm runs a step
@@ -148,8 +152,15 @@ int ioctl(int fd, unsigned long request, ...)
 	if (!strcmp(mode, "no-mp-state") && request == KVM_CHECK_EXTENSION &&
 	    (long)arg == KVM_CAP_MP_STATE)
 		return 0;
+	if (!strcmp(mode, "no-ioeventfd") && request == KVM_CHECK_EXTENSION &&
+	    (long)arg == KVM_CAP_IOEVENTFD)
+		return 0;
+	if (!strcmp(mode, "no-immediate-exit") && request == KVM_CHECK_EXTENSION &&
+	    (long)arg == KVM_CAP_IMMEDIATE_EXIT)
+		return 0;
 	if (!strncmp(mode, "shutdown-", 9) || !strcmp(mode, "no-irqchip") ||
-	    !strcmp(mode, "max-vcpus-2") || !strcmp(mode, "no-mp-state"))
+	    !strcmp(mode, "max-vcpus-2") || !strcmp(mode, "no-mp-state") ||
+	    !strcmp(mode, "no-ioeventfd") || !strcmp(mode, "no-immediate-exit"))
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_GET_API_VERSION)
 		return strcmp(mode, "api-version") ? KVM_API_VERSION : 11;

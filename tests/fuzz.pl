@@ -28,7 +28,8 @@ use POSIX qw(WNOHANG);
 
 # Which mode each step (with its options) starts a guest in, and so
 # which images it gets. Step 10 has none: it boots a Linux bzImage, whose
-# bad forms tests/step10.t tries.
+# bad forms tests/step10.t tries. Nor has step 13: it runs its own guest
+# only, batch after batch (tests/step13.t).
 my %STEP_MODE = (step3 => 'real', step4 => 'real', step5 => 'prot',
 		 'step5 --boot' => 'real', step6 => 'prot', 'step6 --pae' => 'prot',
 		 step7 => 'long', step8 => 'long', step9 => 'long',

@@ -336,7 +336,8 @@ lab_command_is() {
 # run_fake_kvm MODE COMMAND...: run with tests/fakekvm.c's MODE. For
 # api-version and create-vm, KVM_DEVICE=/dev/null answers like a KVM that
 # fails so; for no-irqchip (a KVM without KVM_CAP_IRQCHIP), max-vcpus-2
-# and no-mp-state (step 12's limits), shutdown-reset and shutdown-keep,
+# and no-mp-state (step 12's limits), no-ioeventfd and no-immediate-exit
+# (step 13's), shutdown-reset and shutdown-keep,
 # this machine's KVM runs
 # the guest, and after a triple fault the vCPU is reset (as AMD's KVM
 # does) or keeps its registers (as Intel's does; FAKE_KVM_CR2=ADDRESS in
@@ -348,7 +349,9 @@ run_fake_kvm() {
 	if [ ! -f "$ROOT/build/tests/fakekvm.so" ]; then
 		diag "build/tests/fakekvm.so is missing: make test-prereqs"
 	fi
-	case $mode in shutdown-* | no-irqchip | max-vcpus-2 | no-mp-state) device=${KVM_DEVICE:-/dev/kvm} ;; esac
+	case $mode in shutdown-* | no-irqchip | max-vcpus-2 | no-mp-state | no-ioeventfd | no-immediate-exit)
+		device=${KVM_DEVICE:-/dev/kvm} ;;
+	esac
 	run env LD_PRELOAD="$ROOT/build/tests/fakekvm.so" FAKE_KVM="$mode" KVM_DEVICE="$device" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
 }

@@ -69,8 +69,9 @@ kvm_about() {
 # hex digits in the lines matching MASK (book/runs' third column, an
 # extended regex), and the spaces that pad it, replaced by one #, so
 # that 0.38 s and 1.02 s compare equal, and "[    1.20]" and "[   12.40]"
-# too. With the flag "boot" (a boot's console varies from run to run),
-# only those lines: the others are left out. Pure bash: in the lab,
+# too. With the flag "boot" (a boot's console varies from run to run)
+# or "measure" (step 13's figures, and the processor it names), only
+# those lines: the others are left out. Pure bash: in the lab,
 # whose CPU is emulated, every process costs.
 masked() {
 	local line text=
@@ -78,7 +79,7 @@ masked() {
 	while IFS= read -r line || [ -n "$line" ]; do
 		if [ -n "$1" ] && [[ $line =~ $1 ]]; then
 			line=${line//*( )+([0-9a-f])/#}
-		elif has_flag "${4:-}" boot; then
+		elif has_flag "${4:-}" boot || has_flag "${4:-}" measure; then
 			continue
 		fi
 		text+=$line$'\n'
