@@ -128,11 +128,38 @@ static int fake_run(int vcpu_fd, void *arg, int keep)
 	return ret;
 }
 
+/* The modes that are a real KVM but for one capability: to
+ * KVM_CHECK_EXTENSION of cap it answers answer; every other ioctl is the
+ * real KVM's. */
+struct capability_mode {
+	const char *mode;
+	long cap;
+	int answer;
+};
+
+static const struct capability_mode capability_modes[] = {
+	{ "no-irqchip", KVM_CAP_IRQCHIP, 0 },
+	{ "max-vcpus-2", KVM_CAP_MAX_VCPUS, 2 },
+	{ "no-mp-state", KVM_CAP_MP_STATE, 0 },
+	{ "no-ioeventfd", KVM_CAP_IOEVENTFD, 0 },
+	{ "no-immediate-exit", KVM_CAP_IMMEDIATE_EXIT, 0 },
+};
+
+/* FAKE_KVM's mode, if it is one of capability_modes; else NULL. */
+static const struct capability_mode *capability_mode(const char *mode)
+{
+	for (size_t i = 0; i < sizeof(capability_modes) / sizeof(capability_modes[0]); i++)
+		if (!strcmp(mode, capability_modes[i].mode))
+			return &capability_modes[i];
+	return NULL;
+}
+
 /* The ioctl the step calls: the faked answers for FAKE_KVM's mode,
  * the C library's for everything else. */
 int ioctl(int fd, unsigned long request, ...)
 {
 	const char *mode = getenv("FAKE_KVM");
+	const struct capability_mode *cap;
 	va_list ap;
 	void *arg;
 
@@ -143,24 +170,10 @@ int ioctl(int fd, unsigned long request, ...)
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_RUN && !strncmp(mode, "shutdown-", 9))
 		return fake_run(fd, arg, !strcmp(mode, "shutdown-keep"));
-	if (!strcmp(mode, "no-irqchip") && request == KVM_CHECK_EXTENSION &&
-	    (long)arg == KVM_CAP_IRQCHIP)
-		return 0;
-	if (!strcmp(mode, "max-vcpus-2") && request == KVM_CHECK_EXTENSION &&
-	    (long)arg == KVM_CAP_MAX_VCPUS)
-		return 2;
-	if (!strcmp(mode, "no-mp-state") && request == KVM_CHECK_EXTENSION &&
-	    (long)arg == KVM_CAP_MP_STATE)
-		return 0;
-	if (!strcmp(mode, "no-ioeventfd") && request == KVM_CHECK_EXTENSION &&
-	    (long)arg == KVM_CAP_IOEVENTFD)
-		return 0;
-	if (!strcmp(mode, "no-immediate-exit") && request == KVM_CHECK_EXTENSION &&
-	    (long)arg == KVM_CAP_IMMEDIATE_EXIT)
-		return 0;
-	if (!strncmp(mode, "shutdown-", 9) || !strcmp(mode, "no-irqchip") ||
-	    !strcmp(mode, "max-vcpus-2") || !strcmp(mode, "no-mp-state") ||
-	    !strcmp(mode, "no-ioeventfd") || !strcmp(mode, "no-immediate-exit"))
+	cap = capability_mode(mode);
+	if (cap && request == KVM_CHECK_EXTENSION && (long)arg == cap->cap)
+		return cap->answer;
+	if (cap || !strncmp(mode, "shutdown-", 9))
 		return real_ioctl(fd, request, arg);
 	if (request == KVM_GET_API_VERSION)
 		return strcmp(mode, "api-version") ? KVM_API_VERSION : 11;
