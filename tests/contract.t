@@ -34,16 +34,7 @@ for step in "${STEPS[@]}"; do
 	# Step 13 has no --guest either: it runs its own guest, and its
 	# options are the bench's.
 	if [ "$step" = step13 ]; then
-		run "./$step" --guest "$SCRATCH/huge.bin"
-		check "$step" "--guest (it runs its own guest)" 2 'unknown option "--guest"'
-		run "./$step" --csv
-		check "$step" "--csv without a value" 2 '--csv needs a value'
-		run "./$step" --only
-		check "$step" "--only without a value" 2 '--only needs a value'
-		run "./$step" --only nosuch
-		check "$step" "--only with no such figure" 2 '--only: no figure is called "nosuch"'
-		run "./$step" --only cpuid --short --csv "$SCRATCH/no/such/folder/b.csv"
-		check "$step" "--csv in a folder that does not exist" 2 'cannot write .*/no/such/folder/b.csv: No such file'
+		bad_bench_options "$step" "./$step"
 		continue
 	fi
 	# Step 10 has no --guest: its kernel and initramfs (lib.sh).

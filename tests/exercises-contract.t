@@ -121,12 +121,7 @@ for ex in $(exercises/ex.sh list); do
 		continue
 	fi
 	if [ "$mode" = bench ]; then
-		run "$program" --guest "$SCRATCH/big.bin"
-		contract_check "$ex" "--guest (it runs its own guest)" 2 'unknown option "--guest"'
-		run "$program" --csv
-		contract_check "$ex" "--csv without a value" 2 '--csv needs a value'
-		run "$program" --only nosuch
-		contract_check "$ex" "--only with no such figure" 2 '--only: no figure is called "nosuch"'
+		bad_bench_options "$ex" "$program"
 		continue
 	fi
 	# The guest files, with the options of its mode (05-boot-pm's --boot).

@@ -210,6 +210,25 @@ bad_linux_files() {
 	done
 }
 
+# bad_bench_options NAME COMMAND...: step 13 (and its exercises'
+# programs) runs its own guest and has no --guest; its own options
+# without their values, a figure it does not have, a CSV file it cannot
+# write: status 2 and the message (contract_check).
+bad_bench_options() {
+	local name=$1
+	shift
+	run "$@" --guest "$SCRATCH/missing.bin"
+	contract_check "$name" "--guest (it runs its own guest)" 2 'unknown option "--guest"'
+	run "$@" --csv
+	contract_check "$name" "--csv without a value" 2 '--csv needs a value'
+	run "$@" --only
+	contract_check "$name" "--only without a value" 2 '--only needs a value'
+	run "$@" --only nosuch
+	contract_check "$name" "--only with no such figure" 2 '--only: no figure is called "nosuch"'
+	run "$@" --only cpuid --short --csv "$SCRATCH/no/such/folder/b.csv"
+	contract_check "$name" "--csv in a folder that does not exist" 2 'cannot write .*/no/such/folder/b.csv: No such file'
+}
+
 # The hostile guests (tests/hostile.mk builds them), the watchdog each run
 # gets, and how long past it a run may take in all (starting the process
 # and the VM; the lab is slow). The endings a step reports on stderr:
