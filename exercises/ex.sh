@@ -462,6 +462,12 @@ expect_equal() {
 	fi
 }
 
+# bench_figures: the figures of step 13's table in $OUT (each row's
+# first word), in order, on one line (chapter 13's checks).
+bench_figures() {
+	printf '%s\n' "$OUT" | awk '$1 ~ /^[a-z]/ && $1 != "figure" && !/^step13:/ { print $1 }' | tr '\n' ' '
+}
+
 # ---------------------------------------------------------------------------
 # Building and checking one exercise
 

@@ -2564,7 +2564,7 @@ static int explain_interrupts(struct vm *vm)
 		!!(regs.rflags & 0x200), pic->irq_base, pic->imr, pic->irr, pic->isr,
 		pit.channels[0].count, pit.channels[0].mode);
 	storm = pit.channels[0].count > 0 && pit.channels[0].count < 1193;
-	in_handler = pic->isr && !(regs.rflags & 0x200) && mp.mp_state != KVM_MP_STATE_HALTED;
+	in_handler = !(regs.rflags & 0x200) && mp.mp_state != KVM_MP_STATE_HALTED;
 	if (pic->isr && !(in_handler && storm))
 		fprintf(stderr, "  IRQ %d is in service since its interrupt, and no EOI ended it: the\n"
 			"  PIC holds back that line and every one below it in priority. A\n"

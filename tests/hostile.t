@@ -119,11 +119,11 @@ hostile step9 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, li
 hostile step12 $H/long-sti-no-idt.bin "$SHUTDOWN" 'enabled interrupts \(sti: IF is 1( at its last exit)?\)$'
 hostile step12 $H/long-fault-in-handler.bin "$SHUTDOWN" 'has an IDT \(0x80000, limit 0xfff\), yet an'
 
-# Step 13 runs no guest of ours either: its own, which makes the exits it
-# measures (tests/step13.t).
 # Step 10 runs no guest of ours: it boots Linux (tests/step10.t), and
 # answers the ports and addresses nobody claims as a PC's empty bus does
 # (0xff), so these guests would only meet its watchdog.
+# Step 13 runs no guest of ours either: its own, which makes the exits it
+# measures (tests/step13.t).
 
 plan "$TEST_NUMBER"
 finish

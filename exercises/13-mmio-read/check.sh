@@ -4,11 +4,6 @@
 
 FIGURES="run-immediate pio-user mmio-user mmio-read pio-kernel cpuid notify-user notify-ioeventfd vm-create vcpu-create memslot-2M memslot-128M memslot-1G"
 
-# rows: the figures of the table in $OUT, in order, on one line.
-rows() {
-	printf '%s\n' "$OUT" | awk '$1 ~ /^[a-z]/ && $1 != "figure" && !/^step13:/ { print $1 }' | tr '\n' ' '
-}
-
 check() {
 	run_program --short --only mmio-read --trace
 	expect_status 0 "--short --only mmio-read: exit status 0 (the guest kept the register's value, every batch)"
@@ -20,7 +15,7 @@ check() {
 
 	run_program --short
 	expect_status 0 "--short: exit status 0"
-	expect_equal "$(rows)" "$FIGURES " "every figure of step 13, with mmio-read after mmio-user"
+	expect_equal "$(bench_figures)" "$FIGURES " "every figure of step 13, with mmio-read after mmio-user"
 	expect_line "$OUT" 'the device saw 500 port writes, 500 register writes, 500 doorbells, 500 register reads$' \
 		"the device's counts: 500 of each"
 }
