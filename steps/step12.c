@@ -2546,6 +2546,16 @@ static const char *mp_state_meaning(uint32_t state)
 }
 /* end listing: mp-states */
 
+/* What to add when an AP's thread saw it go from UNINITIALIZED straight
+ * to RUNNABLE: the INIT and the SIPI both came before the thread looked
+ * (KVM takes them at once), so INIT_RECEIVED was never there to see. */
+static const char *mp_step_note(uint32_t from, uint32_t to)
+{
+	if (from == KVM_MP_STATE_UNINITIALIZED && to == KVM_MP_STATE_RUNNABLE)
+		return " (INIT and SIPI both came before its thread looked)";
+	return "";
+}
+
 /* Note an MP state of the vCPU, seen by its thread: until the vCPU has
  * run, each new one goes into its path (mp_path), which the report
  * shows; with --trace, each change is printed as it is seen. The path
@@ -2556,10 +2566,10 @@ static void vcpu_note_mp_state(struct vcpu *vcpu, uint32_t state, int trace)
 
 	if (state == vcpu->mp_seen)
 		return;
-	vcpu->mp_seen = state;
 	if (trace)
-		fprintf(stderr, "[trace] cpu %d: %s: %s\n", vcpu->index, mp_state_name(state),
-			mp_state_meaning(state));
+		fprintf(stderr, "[trace] cpu %d: %s: %s%s\n", vcpu->index, mp_state_name(state),
+			mp_state_meaning(state), mp_step_note(vcpu->mp_seen, state));
+	vcpu->mp_seen = state;
 	if (vcpu->mp_path[steps - 1] != KVM_MP_STATE_RUNNABLE &&
 	    steps < (int)ARRAY_SIZE(vcpu->mp_path))
 		vcpu->mp_path[vcpu->mp_steps++] = state;
@@ -2852,8 +2862,10 @@ static void vcpu_report_timeout(struct vcpu *vcpu, FILE *out)
 static void vcpu_report_states(struct vcpu *vcpu, FILE *out)
 {
 	fprintf(out, "%s: cpu %d: ", program, vcpu->index);
-	for (int i = 0; i < vcpu->mp_steps; i++)
-		fprintf(out, "%s%s", i ? " -> " : "", mp_state_name(vcpu->mp_path[i]));
+	fprintf(out, "%s", mp_state_name(vcpu->mp_path[0]));
+	for (int i = 1; i < vcpu->mp_steps; i++)
+		fprintf(out, " -> %s%s", mp_state_name(vcpu->mp_path[i]),
+			mp_step_note(vcpu->mp_path[i - 1], vcpu->mp_path[i]));
 	fprintf(out, "; at the end %s, IF %d, rip 0x%llx; %lu exits\n",
 		mp_state_name(vcpu->end_mp.mp_state), !!(vcpu->end_regs.rflags & 0x200),
 		vcpu->end_regs.rip, vcpu->exits);

@@ -45,6 +45,8 @@ like "$ERR" 'gives a VM at most 2 vCPUs \(KVM_CAP_MAX_VCPUS\), not the$' "... an
 # each vCPU's MP states, from its creation to the end. (The watchdog at
 # 50 s: kvm_pvm emulates lock cmpxchg, a fraction of a millisecond each,
 # and takes about 10 s for 4 CPUs; the lab, one.)
+# What step 12 adds when an AP's thread did not see INIT_RECEIVED.
+AP_INIT_UNSEEN='\(INIT and SIPI both came before its thread looked\)'
 cpus_run() {
 	local n=$1 cpu greetings expected=$(($1 * 5000))
 	run ./step12 --cpus "$n" --timeout 50
@@ -66,7 +68,9 @@ cpus_run() {
 		unlike "$OUT" 'INIT, SIPI, SIPI' "--cpus 1: no start-up IPIs"
 		return 0
 	fi
-	matches "$OUT" '^step12: cpu [1-9]: KVM_MP_STATE_UNINITIALIZED -> KVM_MP_STATE_INIT_RECEIVED -> KVM_MP_STATE_RUNNABLE; at the end KVM_MP_STATE_HALTED, IF 0, '
+	# Its thread sees INIT_RECEIVED unless the SIPI, 10 ms later, came
+	# before it looked (a busy host): then the step says so.
+	matches "$OUT" "^step12: cpu [1-9]: KVM_MP_STATE_UNINITIALIZED -> (KVM_MP_STATE_INIT_RECEIVED -> KVM_MP_STATE_RUNNABLE|KVM_MP_STATE_RUNNABLE $AP_INIT_UNSEEN); at the end KVM_MP_STATE_HALTED, IF 0, "
 	is "$MATCHES" $((n - 1)) "--cpus $n: each AP went UNINITIALIZED -> INIT_RECEIVED -> RUNNABLE, and HALTED with IF 0 at the end"
 	matches "$OUT" '^step12: cpu [1-9]: KVM_MP_STATE_UNINITIALIZED: it waits for INIT, then a SIPI$'
 	is "$MATCHES" $((n - 1)) "--cpus $n: before the run, each AP waits for INIT and a SIPI"
@@ -110,7 +114,7 @@ fi
 run ./step12 --trace --iterations 100
 if ! unsupported 5; then
 	is "$STATUS" 0 "--trace: status 0"
-	like "$ERR" '^\[trace\] cpu 1: KVM_MP_STATE_INIT_RECEIVED: it took INIT: reset, it waits for a SIPI$' \
+	like "$ERR" "^\\[trace\\] cpu 1: (KVM_MP_STATE_INIT_RECEIVED: it took INIT: reset, it waits for a SIPI|KVM_MP_STATE_RUNNABLE: it runs $AP_INIT_UNSEEN)\$" \
 		"the trace shows CPU 1 after its INIT"
 	like "$ERR" "^\\[trace\\] cpu 1 KVM_EXIT_IO +rip 0x[0-9a-f]+  out port 0x3f8 size 1 count 1 data 0x63 'c'  uart THR$" \
 		"the exits of CPU 1 are its own (its greeting's first byte)"
