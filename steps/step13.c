@@ -835,6 +835,13 @@ struct figure {
 			const struct options *opt, struct result *r);
 };
 
+/* Whether the figure's exits come back to us, each its own return from
+ * KVM_RUN, or KVM keeps them all and the batch is one KVM_RUN. */
+static int figure_exits_to_us(const struct figure *f)
+{
+	return !strcmp(f->handler, "us");
+}
+
 /* Why a batch ended, from one exit that reached us. */
 enum exit_verdict { EXIT_HANDLED, EXIT_DONE };
 
@@ -975,7 +982,7 @@ static void batch_ours(struct vm *vm, const struct figure *f, const struct optio
 		samples_add(&r->ours, t - start);
 		start = t;
 	}
-	if (strcmp(f->handler, "us"))
+	if (!figure_exits_to_us(f))
 		samples_add(&r->ours, (now_ns() - start) / count);
 }
 
@@ -996,7 +1003,7 @@ static void batch_bare(struct vm *vm, const struct figure *f, const struct optio
 		samples_add(&r->bare, t - start);
 		start = t;
 	}
-	if (strcmp(f->handler, "us"))
+	if (!figure_exits_to_us(f))
 		samples_add(&r->bare, (now_ns() - start) / count);
 }
 /* end listing: bench-loops */
@@ -1060,9 +1067,9 @@ static int doorbell_ioeventfd(struct vm *vm, int fd, int deassign)
 static void measure_exits(struct vm *vm, const struct figure *f, const struct options *opt,
 			  struct result *r)
 {
-	int ours_handles = !strcmp(f->handler, "us");
-	unsigned count = ours_handles ? opt->per_batch : opt->per_batch / 10;
-	unsigned batches = ours_handles ? opt->batches : opt->batches * 10;
+	int to_us = figure_exits_to_us(f);
+	unsigned count = to_us ? opt->per_batch : opt->per_batch / 10;
+	unsigned batches = to_us ? opt->batches : opt->batches * 10;
 	int fd = f->ioeventfd ? doorbell_ioeventfd(vm, -1, 0) : -1;
 	struct result warm = { 0 };
 
@@ -1103,9 +1110,12 @@ static void measure_immediate(struct vm *vm, const struct figure *f,
 		struct samples *to = i % 2 ? &r->ours : &r->bare;
 
 		start = now_ns();
-		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) == 0 || errno != EINTR)
-			die(2, "KVM_RUN with immediate_exit did not return EINTR: %s",
-			    strerror(errno));
+		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) == 0)
+			die(2, "KVM_RUN with immediate_exit entered the guest (it returned 0,"
+			    " not EINTR)\n  See dmesg for what KVM reported.");
+		if (errno != EINTR)
+			die(2, "KVM_RUN with immediate_exit failed: %s\n  See dmesg for what KVM"
+			    " reported.", strerror(errno));
 		if (to == &r->ours)
 			vm->exits++;    /* ours: counted, as every return is */
 		if (i >= opt->per_batch)
