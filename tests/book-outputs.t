@@ -55,6 +55,18 @@ if [ ! -d "book/outputs/$KVM" ]; then
 	finish
 fi
 
+# same_as_recorded NAME MASK FLAGS: whether the run's output now
+# ($SCRATCH/now) and its status are the recording's; its output and the
+# recording's, as compared (masked), in now and then. A run flagged
+# "timed" prints what it was recorded with only if nothing held it up
+# (a thread that ran late, a watchdog's moment): book-outputs.t runs it
+# again when not, three tries in all.
+same_as_recorded() {
+	masked "$2" "$recorded.out" then "$3"
+	masked "$2" "$SCRATCH/now/$1.out" now "$3"
+	[ "$then" = "$now" ] && cmp -s "$recorded.status" "$SCRATCH/now/$1.status"
+}
+
 diag "running book/runs on $KVM, to compare with book/outputs/$KVM/"
 book/tools/record-outputs.sh "$SCRATCH/now" >/dev/null
 while IFS=$'\037' read -r name command mask flags; do
@@ -73,19 +85,25 @@ while IFS=$'\037' read -r name command mask flags; do
 		ok 1 "$command: its exit status as recorded"
 		continue
 	fi
-	masked "$mask" "$recorded.out" then "$flags"
-	masked "$mask" "$SCRATCH/now/$name.out" now "$flags"
+	tries=1
+	while ! same_as_recorded "$name" "$mask" "$flags" && has_flag "$flags" timed && ((tries < 3)); do
+		record_one "$SCRATCH/now" "$name" "$command" "$flags"
+		tries=$((tries + 1))
+	done
 	if [ "$then" = "$now" ]; then
 		ok 0 "$command: prints what book/outputs/$KVM/$name.out shows"
-	elif has_flag "$flags" boot || has_flag "$flags" measure; then
-		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
-		diag "the lines it compares (book/runs' MASK, masked) differ now (make book-outputs records it again):"
-		printf '%s' "$then" >"$SCRATCH/then" && printf '%s' "$now" >"$SCRATCH/now.txt"
-		diag "$(diff -u --label recorded --label now "$SCRATCH/then" "$SCRATCH/now.txt" | head -40)"
+		((tries == 1)) || diag "$name: as recorded on try $tries of 3 (it is flagged timed)"
 	else
 		ok 1 "$command: prints what book/outputs/$KVM/$name.out shows"
-		diag "it prints something else now (make book-outputs records it again):"
-		diag "$(diff -u "$recorded.out" "$SCRATCH/now/$name.out" | head -40)"
+		((tries == 1)) || diag "$name: not as recorded in any of $tries tries (it is flagged timed)"
+		if has_flag "$flags" boot || has_flag "$flags" measure; then
+			diag "the lines it compares (book/runs' MASK, masked) differ now (make book-outputs records it again):"
+			printf '%s' "$then" >"$SCRATCH/then" && printf '%s' "$now" >"$SCRATCH/now.txt"
+			diag "$(diff -u --label recorded --label now "$SCRATCH/then" "$SCRATCH/now.txt" | head -40)"
+		else
+			diag "it prints something else now (make book-outputs records it again):"
+			diag "$(diff -u "$recorded.out" "$SCRATCH/now/$name.out" | head -40)"
+		fi
 	fi
 	read -r then <"$recorded.status"
 	read -r now <"$SCRATCH/now/$name.status"

@@ -107,23 +107,28 @@ update() {
 
 # record DIR KIND: each run of book/runs into DIR, on the KVM KIND; a
 # boot, or a run flagged slow, only where the guest's kernel code runs at
-# speed (boots). A step may fail on purpose
-# (a broken guest), so the status is recorded, not obeyed; a hang is cut
-# off by timeout (after 60 s, or 600 s for a boot: a few minutes in the
-# lab under shadow paging).
+# speed (boots).
 record() {
-	local name command mask flags status limit
+	local name command mask flags
 	while IFS=$'\037' read -r name command mask flags; do
 		[ -n "$name" ] || continue
-		limit=60
 		if has_flag "$flags" boot || has_flag "$flags" slow; then
 			boots "$2" || continue
 		fi
-		! has_flag "$flags" boot || limit=600
-		status=0
-		timeout -k 5 "$limit" sh -c "$command" >"$1/$name.out" 2>&1 </dev/null || status=$?
-		printf '%s\n' "$status" >"$1/$name.status"
+		record_one "$1" "$name" "$command" "$flags"
 	done <<<"$(runs)"
+}
+
+# record_one DIR NAME COMMAND FLAGS: one run into DIR/NAME.out and
+# DIR/NAME.status (tests/book-outputs.t runs a "timed" run again so). A
+# step may fail on purpose (a broken guest), so the status is recorded,
+# not obeyed; a hang is cut off by timeout (after 60 s, or 600 s for a
+# boot: a few minutes in the lab under shadow paging).
+record_one() {
+	local limit=60 status=0
+	! has_flag "$4" boot || limit=600
+	timeout -k 5 "$limit" sh -c "$3" >"$1/$2.out" 2>&1 </dev/null || status=$?
+	printf '%s\n' "$status" >"$1/$2.status"
 }
 
 main() {
