@@ -2776,9 +2776,11 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &timeline.start);
 	opt = parse_options(argc, argv);
-	/* The UART's output is line-buffered, as on a terminal, so that
-	 * --trace lines (on stderr) fall between whole lines of output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The UART's output is line-buffered, so that --trace lines (on
+	 * stderr) fall between whole lines of output; but not buffered at
+	 * all when you type to the guest (stdin a terminal): its echo of a
+	 * key, and a shell's prompt, have no newline after them. */
+	setvbuf(stdout, NULL, isatty(STDIN_FILENO) ? _IONBF : _IOLBF, 0);
 	command_line = argv;    /* die_no_kvm repeats it for the lab */
 	/* listing: main-setup */
 	boot_files_read(&bf, &opt);

@@ -134,16 +134,19 @@ if ! unsupported 2; then
 fi
 
 # The shell: a command typed on standard input is answered. Typed once
-# the shell has said it is there: bytes typed earlier can be lost, as
-# on a real 16550, when Linux's serial driver clears the receive FIFO
-# as it opens the port ("ho answer", once, in the lab, when typed at
-# once). SCRATCH/typed: step 10's stdin, a FIFO held open until then.
+# the shell reads: bytes typed earlier can be lost (see chapter 10,
+# "Typed bytes lost"; "ho answer", once, in the lab). So after /init
+# says the shell starts, an empty line each 0.5 s until the shell answers
+# one with a prompt ("/ # ", and the line's end echoed), then the
+# command. SCRATCH/typed: step 10's stdin, a FIFO held open meanwhile.
 rm -f "$SCRATCH/typed" && mkfifo "$SCRATCH/typed"
 run sh -c '
 	"$@" --shell <"$0/typed" >"$0/shell.out" & pid=$!
 	exec 3>"$0/typed"
-	until grep -q "a shell (exit" "$0/shell.out" || ! kill -0 "$pid" 2>/dev/null; do
-		sleep 0.2
+	until sed -n "/a shell (exit/,\$p" "$0/shell.out" | grep -q "^[~/][^ ]* # " ||
+		! kill -0 "$pid" 2>/dev/null; do
+		! grep -q "a shell (exit" "$0/shell.out" || printf "\n" >&3
+		sleep 0.5
 	done
 	printf "echo answer \$((6 * 7))\nexit\n" >&3
 	exec 3>&-
