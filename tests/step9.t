@@ -9,7 +9,7 @@
 # then these tests skip natively (and fail in the lab).
 . "$(dirname "$0")/lib.sh"
 need_steps 9 9
-plan 49
+plan 50
 
 # timer_masked TEXT: TEXT with the numbers of the lines that depend on
 # time (the timer check, the uptime, the host's count) replaced by N:
@@ -98,17 +98,25 @@ run_timed sh -c "sleep 1 | ./step9 --trace"
 like "$ERR" '^\[trace\] \(kick\) rip 0x[0-9a-f]+: KVM_MP_STATE_HALTED, IF 1: the vCPU sleeps in the kernel on hlt, until an interrupt$' \
 	"a kick finds the vCPU asleep in hlt, in the kernel"
 
-# In a terminal (script gives one): raw mode, each key as typed; Ctrl-A
-# x quits; the terminal's settings come back.
+# In a terminal (script gives one): raw mode, each key as typed, its
+# echo shown at once, with no Enter (SCRATCH/echoed, written by the
+# typist, who waits up to 3 s for it, within the guest's 5 s of
+# silence, while the program still runs); Ctrl-A x quits; the terminal's
+# settings come back.
 if command -v script >/dev/null; then
-	run sh -c "(sleep 1.5; printf 'hi'; sleep 1; printf '\\001x') | script -qec './step9; echo status=\$?; stty -a' /dev/null"
+	run sh -c "(sleep 1.5; printf 'hi'; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+			! grep -q ^HI \"\$0/terminal\" || { echo 'HI shown before Enter' >\"\$0/echoed\"; break; }
+			sleep 0.2
+		done; printf '\\001x') |
+		script -qec './step9; echo status=\$?; stty -a' /dev/null >\"\$0/terminal\"; cat \"\$0/terminal\" \"\$0/echoed\"" "$SCRATCH"
 	like "$OUT" 'your keys go to the guest; Ctrl-A x quits' "in a terminal, step9 says how to quit"
 	like "$OUT" '^HI' "... the keys reach the guest as typed, and it echoes them"
+	like "$OUT" '^HI shown before Enter' "... and the echo shows at once, with no Enter (stdout not buffered)"
 	like "$OUT" 'Ctrl-A x: quit, the guest still running' "... Ctrl-A x quits"
 	like "$OUT" '^status=1' "... with status 1"
 	like "$OUT" '(^|[ ;])icanon[ ;]' "... and the terminal is in canonical mode again"
 else
-	skip 5 "util-linux's script is not installed"
+	skip 6 "util-linux's script is not installed"
 fi
 
 # The exceptions, each reported by the guest's handler with the vector,
